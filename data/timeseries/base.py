@@ -1,0 +1,82 @@
+"""Raw time-series data as every registered loader returns it, before scaling and windowing."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Entity:
+    """One monitored entity (an SMD machine, a SMAP/MSL channel, a CSV file).
+
+    ``train`` is ``(time, features)``; ``test`` is ``(time', features)`` with one 0/1 label per
+    test step in ``test_labels``. ``test_timestamps`` is optional (CSV/NAB loaders fill it).
+    """
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    test_timestamps: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+
+class TimeSeriesSource:
+    """Base of every registered time-series dataset.
+
+    A subclass reads its community's on-disk layout in ``read()`` and returns raw entities;
+    everything shared (NaN policy, truncation, scaling on train only, windows, validation
+    split, loaders) lives in ``data.timeseries.pipeline`` and is configured here.
+
+    Args:
+        window: window length in time steps.
+        train_stride: step between consecutive training windows.
+        test_stride: step between test windows (default: ``window``); every test point is
+            scored exactly once whatever the stride.
+        batch_size: windows per batch.
+        scaler: ``standard``, ``minmax`` or ``none``; fit on the training split only.
+        nan_policy: ``error``, ``ffill`` (forward then backward fill) or ``zero``.
+        max_points: truncate every train and test series to this many steps (smoke tests).
+        val_fraction: trailing fraction of each training series held out for validation
+            (early stopping, thresholds); never the test set.
+        num_workers: DataLoader workers.
+    """
+
+    family = "timeseries"
+
+    def __init__(
+        self,
+        window: int = 100,
+        train_stride: int = 1,
+        test_stride: int | None = None,
+        batch_size: int = 32,
+        scaler: str = "standard",
+        nan_policy: str = "error",
+        max_points: int | None = None,
+        val_fraction: float = 0.2,
+        num_workers: int = 0,
+    ) -> None:
+        self.window = window
+        self.train_stride = train_stride
+        self.test_stride = test_stride
+        self.batch_size = batch_size
+        self.scaler = scaler
+        self.nan_policy = nan_policy
+        self.max_points = max_points
+        self.val_fraction = val_fraction
+        self.num_workers = num_workers
+
+    def read(self) -> list[Entity]:
+        """Read the raw entities from disk (or generate them); raise ``DataError`` on bad files."""
+        raise NotImplementedError
+
+    def prepare(self):
+        """Read, validate, scale and window the data: a ``data.timeseries.pipeline.TimeSeriesData``."""
+        from data.timeseries.pipeline import TimeSeriesData
+
+        return TimeSeriesData.from_source(self)
+
+    def describe(self) -> str:
+        """One line for logs: name and where the data comes from."""
+        return type(self).__name__

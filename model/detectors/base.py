@@ -1,0 +1,52 @@
+"""The interface every detector implements, so one trainer and one evaluator serve them all."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from util.registry import LOSSES
+
+
+class Detector(nn.Module):
+    """Base class of all detectors.
+
+    A batch is a dict of tensors. Time series: ``batch["x"]`` is ``(batch, window, features)``.
+    Images: ``batch["img"]`` is ``(batch, 3, H, W)`` (plus ``mask``/``label`` at test time).
+
+    Subclasses implement ``forward`` (returning a dict of named outputs) and ``score``;
+    ``loss`` applies the registered loss named in the config (``loss=dict(type=...)``).
+    Detectors that are not trained by gradient descent set ``trainable = False`` and
+    implement ``fit_offline`` instead.
+    """
+
+    family: str = "timeseries"
+    trainable: bool = True
+
+    def __init__(self, loss: dict | None = None) -> None:
+        super().__init__()
+        self.criterion = LOSSES.build(loss) if loss is not None else None
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Training objective: a dict whose ``"loss"`` entry is the scalar to minimise."""
+        if self.criterion is None:
+            raise NotImplementedError(f"{type(self).__name__} has no loss configured")
+        return self.criterion(self(batch), batch)
+
+    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Anomaly score, higher is more anomalous.
+
+        Time series: ``(batch, window)``, one score per time step of each window.
+        Images: ``(batch, H, W)`` anomaly map at input resolution.
+        """
+        raise NotImplementedError
+
+    def fit_offline(self, train_series: list[np.ndarray]) -> None:
+        """Fit a non-gradient detector on the (scaled) training series, each ``(time, features)``."""
+        raise NotImplementedError(f"{type(self).__name__} is trained by gradient descent")
+
+    def extra_repr_info(self) -> dict[str, Any]:
+        """Optional facts for the run log (e.g. which scan backend is active)."""
+        return {}
