@@ -1,0 +1,31 @@
+# Shared defaults of every run. Override any key on the command line: trainer.epochs=5 seed=1
+seed = 0
+device = "auto"  # "auto" picks CUDA when present, else CPU; or "cpu", "cuda", "cuda:1"
+work_dir = None  # None: runs/<config-name>/<timestamp>/; a path: the run folder exactly there
+checkpoint = None  # -m test/predict: a checkpoint file or run folder to evaluate
+num_threads = None  # torch.set_num_threads on CPU; None leaves PyTorch's default
+
+trainer = dict(
+    type="base",
+    epochs=10,
+    max_steps=None,  # stop after this many optimiser steps in total (smoke tests)
+    optimizer=dict(type="adam", lr=1e-3, weight_decay=0.0),
+    scheduler=dict(type="none"),
+    grad_clip=None,  # max gradient norm, or None
+    amp=False,  # mixed precision; only ever used on CUDA
+    patience=3,  # early stopping on the validation loss (a split of the training data)
+    resume=False,  # continue from ckpt_last.pth in work_dir
+    log_every=20,  # TensorBoard scalars every N steps
+    progress=True,  # tqdm progress bars
+)
+
+evaluation = dict(
+    type="timeseries",
+    # Honest default: the 99th percentile of validation scores (training data only).
+    threshold=dict(type="percentile", q=99.0),
+    protocol="honest",  # "legacy": anomaly-ratio threshold over train+test scores, PA-F1 headline
+    legacy_anomaly_ratio=1.0,  # percent of points flagged under the legacy protocol
+    vus_window=100,  # buffer of Range-AUC / VUS (TSB-AD's slidingWindow default)
+    baselines=True,  # also score random and z-score baselines on the same test set
+    plots=True,
+)

@@ -1,0 +1,157 @@
+"""From raw entities to what the trainer and evaluator consume: validated, truncated, scaled,
+split into train / validation (the tail of each training series) / test, and windowed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hashlib
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.validate import validate_entity
+from data.timeseries.windows import WindowDataset, identity_collate
+from util.errors import ConfigError, DataError
+
+SCALERS = ("standard", "minmax", "none")
+
+
+@dataclass
+class PreparedEntity:
+    """One entity after preparation: scaled float32 arrays, train/val split of the training data."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    test_timestamps: np.ndarray | None
+
+
+def fit_scaler(train: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(shift, scale) per channel from training data; constant channels get scale 1."""
+    if kind == "standard":
+        shift, scale = train.mean(axis=0), train.std(axis=0)
+    elif kind == "minmax":
+        shift, scale = train.min(axis=0), train.max(axis=0) - train.min(axis=0)
+    elif kind == "none":
+        return np.zeros(train.shape[1], np.float32), np.ones(train.shape[1], np.float32)
+    else:
+        raise ConfigError(f"data.scaler='{kind}' is unknown; use one of {', '.join(SCALERS)}.")
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    return shift.astype(np.float32), scale.astype(np.float32)
+
+
+class TimeSeriesData:
+    """Prepared time-series data: loaders for training and validation, arrays for testing."""
+
+    family = "timeseries"
+
+    def __init__(self, entities: list[PreparedEntity], source: TimeSeriesSource) -> None:
+        self.entities = entities
+        self.source = source
+        self.window = source.window
+        self.batch_size = source.batch_size
+        self.n_features = entities[0].train.shape[1]
+        self.test_stride = source.test_stride or source.window
+
+    @classmethod
+    def from_source(cls, source: TimeSeriesSource) -> "TimeSeriesData":
+        """Read ``source`` and prepare every entity (scalers fit on each entity's training part)."""
+        for name, value in (("window", source.window), ("train_stride", source.train_stride), ("batch_size", source.batch_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"data.{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= source.val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must be in [0, 1), got {source.val_fraction!r}.")
+        raw = source.read()
+        if not raw:
+            raise DataError(f"{source.describe()} returned no entities; check data.root and data.entities.")
+        entities = [cls._prepare(validate_entity(e, source.nan_policy, source.describe()), source) for e in raw]
+        widths = {e.train.shape[1] for e in entities}
+        if len(widths) > 1:
+            raise DataError(f"Entities of {source.describe()} have different feature counts {sorted(widths)}; train them separately.")
+        return cls(entities, source)
+
+    @staticmethod
+    def _prepare(entity: Entity, source: TimeSeriesSource) -> PreparedEntity:
+        train, test, labels = entity.train, entity.test, entity.test_labels
+        stamps = entity.test_timestamps
+        if source.max_points:
+            train, test, labels = train[: source.max_points], test[: source.max_points], labels[: source.max_points]
+            stamps = None if stamps is None else stamps[: source.max_points]
+        n_val = int(round(len(train) * source.val_fraction))
+        if n_val:
+            n_val = max(n_val, source.window)
+        fit_part, val = train[: len(train) - n_val], train[len(train) - n_val :]
+        if len(fit_part) < source.window:
+            raise DataError(
+                f"Entity '{entity.name}': {len(train)} training steps leave {len(fit_part)} after the validation split, "
+                f"fewer than the window {source.window}. Lower data.window or data.val_fraction."
+            )
+        if len(test) < source.window:
+            raise DataError(f"Entity '{entity.name}': the test series ({len(test)} steps) is shorter than the window {source.window}; lower data.window.")
+        shift, scale = fit_scaler(fit_part, source.scaler)
+
+        def apply(a: np.ndarray) -> np.ndarray:
+            return ((a - shift) / scale).astype(np.float32)
+
+        return PreparedEntity(entity.name, apply(fit_part), apply(val), apply(test), labels.astype(np.int64), stamps)
+
+    @property
+    def model_kwargs(self) -> dict:
+        """Keyword arguments every time-series detector is built with."""
+        return {"n_features": self.n_features, "window": self.window}
+
+    def _loader(self, series: list[np.ndarray], stride: int, shuffle: bool, seed: int = 0) -> DataLoader:
+        dataset = WindowDataset(series, self.window, stride)
+        generator = torch.Generator().manual_seed(seed) if shuffle else None
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            collate_fn=identity_collate,
+            num_workers=self.source.num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_loader(self, seed: int) -> DataLoader:
+        """Shuffled training windows; the order is a function of ``seed`` alone (resumable)."""
+        return self._loader([e.train for e in self.entities], self.source.train_stride, shuffle=True, seed=seed)
+
+    def val_loader(self) -> DataLoader | None:
+        """Validation windows (tail of each training series), or None when val_fraction is 0."""
+        series = [e.val for e in self.entities if len(e.val)]
+        return self._loader(series, self.window, shuffle=False) if series else None
+
+    def series_loader(self, series: np.ndarray, stride: int | None = None) -> DataLoader:
+        """Windows of one series in order, for scoring (``stride`` defaults to the test stride)."""
+        return self._loader([series], stride or self.test_stride, shuffle=False)
+
+    def train_series(self) -> list[np.ndarray]:
+        """Scaled training parts (validation excluded), for detectors fit without gradients."""
+        return [e.train for e in self.entities]
+
+    def example_batch(self, batch_size: int = 2) -> dict[str, torch.Tensor]:
+        """A real batch of training windows, for FLOP counting."""
+        return {"x": torch.from_numpy(self.entities[0].train[: self.window][None].repeat(batch_size, 0))}
+
+    def describe(self) -> str:
+        """One line for logs."""
+        n_train = sum(len(e.train) for e in self.entities)
+        n_test = sum(len(e.test) for e in self.entities)
+        return (
+            f"{self.source.describe()}: {len(self.entities)} entit{'y' if len(self.entities) == 1 else 'ies'}, "
+            f"{self.n_features} features, {n_train} train / {sum(len(e.val) for e in self.entities)} val / "
+            f"{n_test} test steps, window {self.window}"
+        )
+
+    def fingerprint(self) -> str:
+        """Hash of the prepared arrays, recorded in results so a table can be traced to its data."""
+        digest = hashlib.sha256()
+        for e in self.entities:
+            for array in (e.train, e.val, e.test, e.test_labels):
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:12]

@@ -1,0 +1,93 @@
+"""Config files: _base_ inheritance, overrides, validation and the resolved dump."""
+from pathlib import Path
+
+import pytest
+
+from util.config import dumps, load
+from util.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> Path:
+    runtime = (REPO / "configs/__base__/runtime.py").read_text()
+    write(tmp_path / "__base__/runtime.py", runtime)
+    write(tmp_path / "__base__/data.py", 'data = dict(type="synthetic", n_features=3, window=32, batch_size=8)\n')
+    return write(
+        tmp_path / "exp/ae.py",
+        '_base_ = ["../__base__/runtime.py", "../__base__/data.py"]\n'
+        'model = dict(type="dense_ae", hidden=(32, 8), loss=dict(type="mse"))\n'
+        "data = dict(window=16)\n"
+        "trainer = dict(epochs=2, optimizer=dict(lr=0.01))\n",
+    )
+
+
+def test_inheritance_merges_dicts_and_child_wins(config):
+    cfg = load(config)
+    assert cfg["data"] == dict(type="synthetic", n_features=3, window=16, batch_size=8)
+    assert cfg["trainer"]["epochs"] == 2
+    assert cfg["trainer"]["optimizer"] == dict(type="adam", lr=0.01, weight_decay=0.0)
+    assert cfg["trainer"]["patience"] == 3  # untouched base value
+
+
+def test_overrides_parse_literals_and_nested_keys(config):
+    cfg = load(config, ["trainer.epochs=5", "trainer.optimizer.lr=1e-4", "trainer.resume=true", "model.hidden=[64, 4]", "work_dir=runs/x"])
+    assert cfg["trainer"]["epochs"] == 5 and cfg["trainer"]["optimizer"]["lr"] == 1e-4
+    assert cfg["trainer"]["resume"] is True
+    assert cfg["model"]["hidden"] == [64, 4]
+    assert cfg["work_dir"] == "runs/x"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.epoch=3", "Unknown config key 'trainer.epoch'.*Did you mean 'trainer.epochs'"),
+        ("trainer.epochs=three", "'trainer.epochs' expects a int"),
+        ("trainer.resume=1", "'trainer.resume' expects a bool"),
+        ("sed=1", "Unknown config key 'sed'.*Did you mean 'seed'"),
+        ("trainer.epochs", "not of the form key=value"),
+        ("model.type=dense_autoencoder", "Unknown detector 'dense_autoencoder'.*Did you mean 'dense_ae'"),
+        ("model.hiden=3", "Unknown key 'hiden'.*Did you mean 'hidden'"),
+    ],
+)
+def test_bad_overrides_name_the_key(config, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load(config, [override])
+
+
+def test_switching_a_component_type_drops_keys_the_new_one_does_not_take(config):
+    cfg = load(config, ["data.type=csv", "data.test_path=my.csv"])
+    assert "n_features" not in cfg["data"]
+    assert cfg["data"]["test_path"] == "my.csv" and cfg["data"]["window"] == 16
+
+
+def test_missing_file_and_missing_sections(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "nope.py")
+    with pytest.raises(ConfigError, match="no 'model' section"):
+        load(write(tmp_path / "empty.py", "seed = 1\n"))
+
+
+def test_configs_hold_only_data(tmp_path):
+    with pytest.raises(ConfigError, match="only dicts"):
+        load(write(tmp_path / "bad.py", "import math\nmodel = dict(type='x', f=math.sqrt)\n"))
+
+
+def test_inheritance_loop_is_reported(tmp_path):
+    write(tmp_path / "a.py", '_base_ = ["b.py"]\n')
+    write(tmp_path / "b.py", '_base_ = ["a.py"]\n')
+    with pytest.raises(ConfigError, match="loops"):
+        load(tmp_path / "a.py")
+
+
+def test_resolved_dump_loads_back_identically(config, tmp_path):
+    cfg = load(config, ["trainer.epochs=7"])
+    again = load(write(tmp_path / "resolved.py", dumps(cfg)))
+    assert again == cfg

@@ -1,0 +1,53 @@
+"""The registry: decorator registration, building, and errors that name the fix."""
+import pytest
+
+from util.errors import ConfigError
+from util.registry import Registry
+
+
+@pytest.fixture()
+def mixers() -> Registry:
+    registry = Registry("mixer")
+
+    @registry.register("identity")
+    class Identity:
+        def __init__(self, width: int = 4) -> None:
+            self.width = width
+
+    @registry.register()
+    class Scaled(Identity):
+        def __init__(self, factor: float = 2.0, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.factor = factor
+
+    return registry
+
+
+def test_build_passes_keywords(mixers):
+    built = mixers.build(dict(type="identity", width=8))
+    assert built.width == 8
+    assert mixers.names() == ["Scaled", "identity"]
+
+
+def test_keywords_follow_kwargs_to_the_base_class(mixers):
+    built = mixers.build(dict(type="Scaled", factor=3.0, width=2))
+    assert (built.factor, built.width) == (3.0, 2)
+    with pytest.raises(ConfigError, match="Unknown key 'widht'.*Did you mean 'width'"):
+        mixers.build(dict(type="Scaled", widht=2))
+
+
+def test_unknown_name_lists_known_names_with_did_you_mean(mixers):
+    with pytest.raises(ConfigError) as err:
+        mixers.build(dict(type="identiy"))
+    assert "Did you mean 'identity'" in str(err.value)
+    assert "Scaled, identity" in str(err.value)
+
+
+def test_missing_type_is_a_config_error(mixers):
+    with pytest.raises(ConfigError, match="'type' key"):
+        mixers.build(dict(width=3))
+
+
+def test_duplicate_registration_is_refused(mixers):
+    with pytest.raises(ValueError, match="already registered"):
+        mixers.register("identity")(type("Other", (), {}))

@@ -1,0 +1,218 @@
+"""The one training loop every detector uses: optimiser, scheduler, clipping, AMP on CUDA,
+validation-based early stopping and best-checkpoint selection (never on test data),
+crash-safe checkpoints with RNG state, resume, TensorBoard scalars and progress bars."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from tensorboardX import SummaryWriter
+from tqdm import tqdm
+
+from model.detectors.base import Detector
+from util.checkpoint import load_checkpoint, save_checkpoint
+from util.device import move_batch
+from util.errors import CheckpointError, UserError
+from util.logging import get_logger
+from util.registry import OPTIMIZERS, SCHEDULERS, TRAINERS
+from util.seed import rng_state, set_rng_state
+
+LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
+
+
+class NonFiniteLossError(UserError):
+    """Training produced a NaN or infinite loss."""
+
+
+@TRAINERS.register("base")
+class Trainer:
+    """Fits a detector on the training split and keeps the checkpoint with the best validation loss.
+
+    Args:
+        detector, data, run_dir, device, seed, model_cfg: supplied by ``run.py``.
+        epochs: maximum number of epochs.
+        max_steps: stop after this many optimiser steps in total (None: no limit).
+        optimizer / scheduler: registry configs (``dict(type="adam", lr=...)``).
+        grad_clip: maximum gradient norm (None: no clipping).
+        amp: bfloat16 autocast; only used on CUDA.
+        patience: epochs without validation improvement before stopping.
+        resume: continue from ``run_dir/ckpt_last.pth`` when it exists.
+        log_every: TensorBoard step-scalar interval.
+        progress: show tqdm progress bars.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        data: Any,
+        run_dir: Path,
+        device: torch.device,
+        seed: int = 0,
+        model_cfg: dict | None = None,
+        epochs: int = 10,
+        max_steps: int | None = None,
+        optimizer: dict | None = None,
+        scheduler: dict | None = None,
+        grad_clip: float | None = None,
+        amp: bool = False,
+        patience: int = 3,
+        resume: bool = False,
+        log_every: int = 20,
+        progress: bool = True,
+    ) -> None:
+        self.detector, self.data, self.run_dir, self.device = detector, data, Path(run_dir), device
+        self.seed, self.model_cfg = seed, model_cfg or {}
+        self.epochs, self.max_steps, self.grad_clip = epochs, max_steps, grad_clip
+        self.amp = amp and device.type == "cuda"
+        self.patience, self.resume, self.log_every, self.progress = patience, resume, log_every, progress
+        self.log = get_logger()
+        params = [p for p in detector.parameters() if p.requires_grad]
+        self.optimizer = OPTIMIZERS.build(optimizer or dict(type="adam"), params=params) if detector.trainable and params else None
+        self.scheduler = (
+            SCHEDULERS.build(scheduler or dict(type="none"), optimizer=self.optimizer, epochs=epochs) if self.optimizer else None
+        )
+        self.epoch, self.step, self.best_val, self.bad_epochs, self.finished = 0, 0, math.inf, 0, False
+
+    # ------------------------------------------------------------------ public
+    def fit(self) -> None:
+        """Train, validating after each epoch; leaves ``ckpt_last.pth`` and ``ckpt_best.pth``."""
+        if not self.detector.trainable or self.optimizer is None:
+            self._fit_offline()
+            return
+        if self.resume and (self.run_dir / LAST).is_file():
+            self._restore(self.run_dir / LAST)
+        if self.finished:
+            self.log.info("Training had already finished (epoch %d); nothing to resume.", self.epoch)
+            return
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        try:
+            while self.epoch < self.epochs and not self.finished:
+                train_loss = self._train_epoch(writer)
+                val_loss = self._validate()
+                self._end_epoch(train_loss, val_loss, writer)
+        finally:
+            writer.close()
+
+    # ----------------------------------------------------------------- helpers
+    def _fit_offline(self) -> None:
+        self.log.info("%s is fit without gradients on the training split.", type(self.detector).__name__)
+        self.detector.fit_offline(self.data.train_series())
+        self.finished = True
+        state = self._state()
+        save_checkpoint(state, self.run_dir / BEST)
+        save_checkpoint(state, self.run_dir / LAST)
+
+    def _train_epoch(self, writer: SummaryWriter) -> float:
+        self.detector.train()
+        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch)
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.epochs}", disable=not self.progress, dynamic_ncols=True)
+        for batch in bar:
+            outputs = self._train_step(move_batch(batch, self.device))
+            total, count = total + outputs["loss"], count + 1
+            bar.set_postfix(loss=f"{outputs['loss']:.4g}")
+            if self.step % self.log_every == 0:
+                for name, value in outputs.items():
+                    writer.add_scalar(f"train/{name}", value, self.step)
+            if self.max_steps is not None and self.step >= self.max_steps:
+                self.finished = True
+                break
+        bar.close()
+        return total / max(count, 1)
+
+    def _train_step(self, batch: dict) -> dict[str, float]:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            outputs = self.detector.loss(batch)
+        loss = outputs["loss"]
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}. "
+                f"The last good checkpoint is kept in {self.run_dir}. Lower trainer.optimizer.lr, set "
+                "trainer.grad_clip=1.0, or check the data for extreme values."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.detector.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in outputs.items() if torch.is_tensor(v) and v.numel() == 1}
+
+    @torch.no_grad()
+    def _validate(self) -> float | None:
+        loader = self.data.val_loader()
+        if loader is None:
+            return None
+        self.detector.eval()
+        total, count = 0.0, 0
+        for batch in loader:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                total += float(self.detector.loss(move_batch(batch, self.device))["loss"])
+            count += 1
+        return total / max(count, 1)
+
+    def _end_epoch(self, train_loss: float, val_loss: float | None, writer: SummaryWriter) -> None:
+        self.epoch += 1
+        writer.add_scalar("epoch/train_loss", train_loss, self.epoch)
+        criterion = train_loss if val_loss is None else val_loss
+        if val_loss is not None:
+            writer.add_scalar("epoch/val_loss", val_loss, self.epoch)
+        writer.add_scalar("epoch/lr", self.optimizer.param_groups[0]["lr"], self.epoch)
+        improved = criterion < self.best_val
+        if improved:
+            self.best_val, self.bad_epochs = criterion, 0
+        else:
+            self.bad_epochs += 1
+        self.scheduler.step()
+        if self.epoch >= self.epochs or self.bad_epochs >= self.patience:
+            self.finished = True
+        if improved:
+            save_checkpoint(self._state(), self.run_dir / BEST)
+        save_checkpoint(self._state(), self.run_dir / LAST)
+        self.log.info(
+            "epoch %d/%d  train loss %.5g  val loss %s%s",
+            self.epoch, self.epochs, train_loss,
+            "n/a (val_fraction=0: selecting on train loss)" if val_loss is None else f"{val_loss:.5g}",
+            "  (best)" if improved else f"  (no improvement for {self.bad_epochs})",
+        )
+
+    def _state(self) -> dict:
+        return {
+            "model": self.detector.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_val": self.best_val,
+            "bad_epochs": self.bad_epochs,
+            "finished": self.finished,
+            "rng": rng_state(),
+            "model_cfg": self.model_cfg,
+        }
+
+    def _restore(self, path: Path) -> None:
+        state = load_checkpoint(path, map_location=self.device)
+        restore_weights(self.detector, state, self.model_cfg, path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.best_val, self.bad_epochs, self.finished = state["best_val"], state["bad_epochs"], state["finished"]
+        set_rng_state(state["rng"])
+        self.log.info("Resumed from %s at epoch %d (step %d).", path, self.epoch, self.step)
+
+
+def restore_weights(detector: Detector, state: dict, model_cfg: dict, path: Path) -> None:
+    """Load a checkpoint's weights, refusing one trained with a different model config."""
+    saved = state.get("model_cfg")
+    if saved is not None and model_cfg and saved != model_cfg:
+        diff = sorted(k for k in set(saved) | set(model_cfg) if saved.get(k) != model_cfg.get(k))
+        raise CheckpointError(
+            f"Checkpoint {path} was trained with a different model config (differs at: {', '.join(diff)}). "
+            f"Test with the run's own config: python run.py -c {path.parent / 'config.py'} -m test work_dir={path.parent}"
+        )
+    try:
+        detector.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"Checkpoint {path} does not fit this model: {exc}") from exc

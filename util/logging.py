@@ -1,0 +1,32 @@
+"""Run logging: one logger writing to the console and the run's log.txt."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+LOGGER_NAME = "ssmad"
+
+
+def setup_logger(run_dir: Path | None = None) -> logging.Logger:
+    """The ``ssmad`` logger, to stderr and (when given) ``run_dir/log.txt``."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    logger.addHandler(console)
+    if run_dir is not None:
+        file_handler = logging.FileHandler(run_dir / "log.txt")
+        file_handler.setFormatter(fmt)
+        logger.addHandler(file_handler)
+    return logger
+
+
+def get_logger() -> logging.Logger:
+    """The shared ``ssmad`` logger."""
+    return logging.getLogger(LOGGER_NAME)
