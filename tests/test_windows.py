@@ -47,4 +47,4 @@ def test_dataset_memory_does_not_grow_with_window_count():
     series = np.zeros((5000, 3), np.float32)
     ds = WindowDataset([series], window=100, stride=1)
     assert ds.data.numel() == series.size  # one copy of the series, windows are views
-    assert ds._views.storage().data_ptr() == ds.data.storage().data_ptr()
+    assert ds._views.untyped_storage().data_ptr() == ds.data.untyped_storage().data_ptr()
