@@ -1,0 +1,63 @@
+"""The ADer image metric suite in one call: image- and pixel-level AUROC/AP/F1-max, AUPRO and mAD."""
+from __future__ import annotations
+
+import numpy as np
+
+from metric.image.classification import auroc, average_precision, f1_max
+from metric.image.pro import aupro_from_regions, label_regions
+
+METRIC_KEYS = ("i_auroc", "i_ap", "i_f1max", "p_auroc", "p_ap", "p_f1max", "aupro", "mad")
+
+
+def compute_image_metrics(
+    labels: np.ndarray,
+    image_scores: np.ndarray,
+    masks: np.ndarray,
+    maps: np.ndarray,
+    max_pixels: int | None = None,
+) -> dict[str, float]:
+    """Every image metric of one test set, values in [0, 1] (NaN where undefined).
+
+    Args:
+        labels: ``(N,)`` 1 for anomalous images.
+        image_scores: ``(N,)`` image anomaly scores.
+        masks: ``(N, H, W)`` ground-truth defect masks in {0, 1}.
+        maps: ``(N, H, W)`` anomaly maps.
+        max_pixels: if the test set has more pixels, pixel metrics use every k-th pixel
+            (regions are labelled on the full masks first); None uses all of them.
+    Returns:
+        Exactly the keys of ``METRIC_KEYS``; ``mad`` is the mean of the other seven.
+    """
+    labels = np.asarray(labels).ravel().astype(bool)
+    image_scores = np.asarray(image_scores, dtype=np.float64).ravel()
+    masks, maps = np.asarray(masks), np.asarray(maps)
+    if masks.shape != maps.shape or masks.shape[0] != len(labels) or len(labels) != len(image_scores):
+        raise ValueError(
+            f"Shapes disagree: labels {labels.shape}, image_scores {image_scores.shape}, masks {masks.shape}, maps {maps.shape}."
+        )
+    regions = label_regions(masks).ravel()
+    pixel_scores = maps.ravel()
+    if max_pixels is not None and regions.size > max_pixels:
+        step = -(-regions.size // max_pixels)
+        regions, pixel_scores = regions[::step], pixel_scores[::step]
+    defect = regions > 0
+    out = {
+        "i_auroc": auroc(labels, image_scores),
+        "i_ap": average_precision(labels, image_scores),
+        "i_f1max": f1_max(labels, image_scores),
+        "p_auroc": auroc(defect, pixel_scores),
+        "p_ap": average_precision(defect, pixel_scores),
+        "p_f1max": f1_max(defect, pixel_scores),
+        "aupro": aupro_from_regions(regions, pixel_scores),
+    }
+    out["mad"] = float(np.mean(list(out.values())))
+    return out
+
+
+def mean_over_classes(per_class: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over classes, ignoring classes where it is undefined (NaN if undefined everywhere)."""
+    table = np.array([[m[k] for k in METRIC_KEYS] for m in per_class.values()], dtype=np.float64)
+    defined = np.isfinite(table)
+    sums = np.where(defined, table, 0.0).sum(axis=0)
+    counts = defined.sum(axis=0)
+    return {k: float(s / c) if c else float("nan") for k, s, c in zip(METRIC_KEYS, sums, counts)}
