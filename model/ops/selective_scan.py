@@ -1,0 +1,316 @@
+"""The selective scan of Mamba (S6) and its causal depthwise convolution, with three backends.
+
+Semantics follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``. With
+``delta <- softplus(delta + delta_bias)`` (each step optional), for every channel ``d`` and state ``n``::
+
+    h[t] = exp(delta[t] * A[d, n]) * h[t-1] + delta[t] * B[n, t] * u[t]      (h[-1] = 0)
+    y[t] = sum_n C[n, t] * h[t, n] + D[d] * u[t];   out = y * silu(z)  when z is given
+
+Backends:
+  * ``torch_ref``     -- a step-by-step loop; slow, obviously right: the test oracle.
+  * ``torch_chunked`` -- pure PyTorch. Time is cut into chunks; inside every chunk the recurrence is
+    solved at once with cumulative sums of the log decays (all chunks in parallel), and only the
+    state carried from chunk to chunk is a Python loop. A custom autograd function recomputes the
+    states in backward (the adjoint is the same scan run backwards in time), so nothing of size
+    ``(batch, d_inner, L, d_state)`` is kept between forward and backward.
+  * ``mamba_ssm``     -- the CUDA kernels, when the package is importable and tensors are on CUDA.
+``auto`` picks ``mamba_ssm`` when possible, else ``torch_chunked``.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from util.errors import ConfigError
+
+try:  # optional CUDA kernels
+    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _mamba_ssm_scan
+except ImportError:  # pragma: no cover - depends on the environment
+    _mamba_ssm_scan = None
+
+try:
+    from causal_conv1d import causal_conv1d_fn as _causal_conv1d_cuda
+except ImportError:  # pragma: no cover - depends on the environment
+    _causal_conv1d_cuda = None
+
+BACKENDS = ("auto", "torch_ref", "torch_chunked", "mamba_ssm")
+
+# Largest chunk; the chunk actually used may be smaller so that exp() cannot overflow (see _chunk_size).
+MAX_CHUNK = 64
+# Bound on |log decay| kept by either factor of exp(S_t - S_s) = exp(S_t - m) * exp(m - S_s):
+# e^60 ~ 1e26 leaves float32 (max ~e^88) room for the inputs and a 64-term cumulative sum.
+_SAFE_EXPONENT = {torch.float32: 60.0, torch.float64: 600.0}
+
+_flop_counting = False
+
+
+def mamba_ssm_available() -> bool:
+    """True when the ``mamba_ssm`` CUDA kernels can be imported."""
+    return _mamba_ssm_scan is not None
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend ``selective_scan`` would use for tensors on ``device``."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"Unknown scan backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
+    if backend == "auto":
+        return "mamba_ssm" if mamba_ssm_available() and device.type == "cuda" else "torch_chunked"
+    if backend == "mamba_ssm" and not (mamba_ssm_available() and device.type == "cuda"):
+        raise ConfigError(
+            "scan_backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors; "
+            "install mamba-ssm on a CUDA machine or use scan_backend='auto'."
+        )
+    return backend
+
+
+@contextlib.contextmanager
+def flop_counting() -> Iterator[None]:
+    """Route ``selective_scan`` through ``SelectiveScanForFlops`` so a jit trace names the op.
+
+    fvcore sees the scan as ``prim::PythonOp.SelectiveScanForFlops`` and counts it with
+    ``FVCORE_HANDLES``; outside this context the normal backends run.
+    """
+    global _flop_counting
+    previous, _flop_counting = _flop_counting, True
+    try:
+        yield
+    finally:
+        _flop_counting = previous
+
+
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    backend: str = "auto",
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Selective scan (Mamba's S6).
+
+    Args:
+        u, delta: ``(batch, d_inner, L)``.
+        A: ``(d_inner, d_state)``, real (negative for a stable system).
+        B, C: ``(batch, d_state, L)`` or grouped ``(batch, groups, d_state, L)``; group ``g`` serves
+            channels ``g * d_inner/groups ... (g+1) * d_inner/groups - 1``.
+        D: ``(d_inner,)`` skip weight. z: ``(batch, d_inner, L)`` gate, ``out * silu(z)``.
+        delta_bias: ``(d_inner,)`` added to delta; ``delta_softplus`` applies softplus afterwards.
+        backend: one of ``BACKENDS``.
+
+    Returns:
+        ``out`` of shape ``(batch, d_inner, L)`` in the dtype of ``u``, and with
+        ``return_last_state`` also the final state ``(batch, d_inner, d_state)`` (float32/64).
+    """
+    name = resolve_backend(backend, u.device)
+    if name == "mamba_ssm" and not _flop_counting:
+        return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    dtype_in = u.dtype
+    compute = torch.float64 if u.dtype == torch.float64 else torch.float32
+    u, delta, A, B, C = (t.to(compute) for t in (u, delta, A, B, C))
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(compute)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    if _flop_counting:
+        y, last = SelectiveScanForFlops.apply(u, delta, A, B, C)
+    elif name == "torch_ref":
+        y, last = _scan_reference(u, delta, A, B, C)
+    else:
+        y, last = _ChunkedScan.apply(u, delta, A, B, C)
+    if D is not None:
+        y = y + u * D.to(compute)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(compute))
+    out = y.to(dtype_in)
+    return (out, last) if return_last_state else out
+
+
+def _grouped(u: Tensor, B: Tensor) -> tuple[int, Tensor]:
+    """B or C as ``(batch, groups, d_state, L)``, and the number of channels per group."""
+    B4 = B.unsqueeze(1) if B.dim() == 3 else B
+    d_inner, groups = u.shape[1], B4.shape[1]
+    if d_inner % groups:
+        raise ValueError(f"d_inner={d_inner} is not divisible by the {groups} groups of B/C")
+    return d_inner // groups, B4
+
+
+def _per_channel(u: Tensor, M: Tensor) -> Tensor:
+    """B or C expanded to ``(batch, d_inner, L, d_state)`` (a view when there is one group)."""
+    per_group, M4 = _grouped(u, M)
+    M4 = M4.transpose(-1, -2).unsqueeze(2)  # (batch, groups, 1, L, d_state)
+    shape = (M4.shape[0], M4.shape[1], per_group, M4.shape[3], M4.shape[4])
+    return M4.expand(shape).reshape(M4.shape[0], -1, M4.shape[3], M4.shape[4])
+
+
+def _reduce_to_groups(grad: Tensor, M: Tensor) -> Tensor:
+    """Sum a per-channel gradient ``(batch, d_inner, L, d_state)`` back to the shape of ``M``."""
+    batch, d_inner, length, d_state = grad.shape
+    groups = 1 if M.dim() == 3 else M.shape[1]
+    g = grad.reshape(batch, groups, d_inner // groups, length, d_state).sum(2).transpose(-1, -2)
+    return g.reshape(M.shape)
+
+
+def _scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+    """Sequential loop over time; returns ``y`` (without D, z) and the last state.
+
+    Each step is computed from per-step slices (``unbind``), so backward stays linear in L.
+    """
+    per_group, B4 = _grouped(u, B)
+    _, C4 = _grouped(u, C)
+    h = u.new_zeros(u.shape[0], B4.shape[1], per_group, A.shape[1])
+    A = A.reshape(B4.shape[1], per_group, A.shape[1])
+    ys = []
+    steps = zip(*(t.unbind(-1) for t in (u, delta, B4, C4)))
+    for u_t, delta_t, B_t, C_t in steps:
+        u_t, delta_t = (v.reshape(h.shape[:3]) for v in (u_t, delta_t))  # (batch, groups, per_group)
+        h = torch.exp(delta_t.unsqueeze(-1) * A) * h + (delta_t * u_t).unsqueeze(-1) * B_t.unsqueeze(2)
+        ys.append((h * C_t.unsqueeze(2)).sum(-1).flatten(1))
+    return torch.stack(ys, dim=-1), h.flatten(1, 2)
+
+
+def _chunk_size(delta: Tensor, A: Tensor) -> int:
+    """Largest power-of-two chunk (<= MAX_CHUNK) whose log-decay range keeps exp() finite.
+
+    Inside a chunk the states use exp(S_t - m) * exp(m - S_s) with m the midpoint of the chunk's
+    cumulative log decay S, so both factors stay below exp(range / 2); the range over a chunk of
+    ``T`` steps (first step excluded) is at most ``(T - 1) * max|delta * A|``.
+    """
+    rate = float((delta.detach().abs().amax(dim=(0, 2)) * A.detach().abs().amax(dim=1)).max())
+    limit = 2.0 * _SAFE_EXPONENT[delta.dtype]
+    chunk = MAX_CHUNK
+    while chunk > 1 and (chunk - 1) * rate > limit:
+        chunk //= 2
+    return chunk
+
+
+def linear_recurrence(log_decay: Tensor, drive: Tensor, chunk: int) -> Tensor:
+    """All states of ``h[t] = exp(log_decay[t]) * h[t-1] + drive[t]`` (``h[-1] = 0``).
+
+    Shapes ``(..., L, N)`` with time on dim -2; ``log_decay <= 0``. Chunked: parallel inside each
+    chunk (cumulative sums of log decays), sequential only across chunks.
+    """
+    *lead, length, n = drive.shape
+    n_chunks = -(-length // chunk)
+    pad = n_chunks * chunk - length
+    if pad:  # trailing steps with decay 1 and no drive do not change earlier states
+        log_decay, drive = F.pad(log_decay, (0, 0, 0, pad)), F.pad(drive, (0, 0, 0, pad))
+    log_decay = log_decay.reshape(*lead, n_chunks, chunk, n)
+    drive = drive.reshape(*lead, n_chunks, chunk, n)
+    with torch.no_grad():  # scratch buffers are updated in place; gradients come from _ChunkedScan
+        S = log_decay.cumsum(-2)
+        mid = 0.5 * (S[..., :1, :] + S[..., -1:, :])
+        decay = S.sub_(mid).exp_()  # exp(S_t - m), within e^±_SAFE_EXPONENT
+        h = torch.div(drive, decay).cumsum_(-2)  # sum_{s<=t} exp(m - S_s) drive_s
+        if n_chunks > 1:
+            exp_mid = mid.exp_()  # (..., n_chunks, 1, N); exp(S_t) = decay_t * exp(m)
+            chunk_decay = decay[..., -1, :] * exp_mid[..., 0, :]
+            chunk_end = decay[..., -1, :] * h[..., -1, :]
+            carry = torch.zeros_like(chunk_end[..., 0, :])
+            carried = [carry]
+            for c in range(n_chunks - 1):
+                carry = chunk_decay[..., c, :] * carry + chunk_end[..., c, :]
+                carried.append(carry)
+            h.addcmul_(exp_mid, torch.stack(carried, dim=-2).unsqueeze(-2))
+        h.mul_(decay)
+    return h.reshape(*lead, n_chunks * chunk, n)[..., :length, :]
+
+
+def _states(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
+    log_decay = delta.unsqueeze(-1) * A[:, None, :]  # (batch, d_inner, L, d_state)
+    drive = (delta * u).unsqueeze(-1) * _per_channel(u, B)
+    return log_decay, drive, linear_recurrence(log_decay, drive, chunk)
+
+
+class _ChunkedScan(torch.autograd.Function):
+    """Chunked scan with a hand-written backward that recomputes the states (low memory).
+
+    Inputs as in ``selective_scan`` after bias/softplus; returns ``(y, last_state)`` without D, z.
+    """
+
+    @staticmethod
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+        chunk = _chunk_size(delta, A)
+        _, _, h = _states(u, delta, A, B, chunk)
+        y = (h * _per_channel(u, C)).sum(-1)
+        ctx.save_for_backward(u, delta, A, B, C)
+        ctx.chunk = chunk
+        return y, h[..., -1, :].contiguous()
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor | None, grad_last: Tensor | None):
+        u, delta, A, B, C = ctx.saved_tensors
+        log_decay, drive, h = _states(u, delta, A, B, ctx.chunk)
+        Cc = _per_channel(u, C)
+        grad_h = grad_y.unsqueeze(-1) * Cc if grad_y is not None else torch.zeros_like(h)
+        if grad_last is not None:
+            grad_h[..., -1, :] += grad_last
+        # Adjoint: lam[t] = grad_h[t] + exp(log_decay[t+1]) * lam[t+1], i.e. the same recurrence
+        # run backwards in time with the decays shifted by one step.
+        shifted = F.pad(log_decay[..., 1:, :], (0, 0, 0, 1))
+        lam = linear_recurrence(shifted.flip(-2), grad_h.flip(-2), ctx.chunk).flip(-2)
+        grad_log_decay = lam * (h - drive)  # d/d(log a_t) of a_t * h[t-1] is a_t * h[t-1] = h[t] - drive[t]
+        lam_B = (lam * _per_channel(u, B)).sum(-1)
+        grad_u = delta * lam_B
+        grad_delta = (grad_log_decay * A[:, None, :]).sum(-1) + u * lam_B
+        grad_A = (grad_log_decay * delta.unsqueeze(-1)).sum(dim=(0, 2))
+        grad_B = _reduce_to_groups(lam * (delta * u).unsqueeze(-1), B)
+        grad_C = (
+            _reduce_to_groups(h * grad_y.unsqueeze(-1), C) if grad_y is not None else torch.zeros_like(C)
+        )
+        return grad_u, grad_delta, grad_A, grad_B, grad_C
+
+
+class SelectiveScanForFlops(_ChunkedScan):
+    """The chunked scan under its own name, so fvcore can attribute the scan's FLOPs (see FVCORE_HANDLES)."""
+
+
+def _scan_flops(inputs: list, outputs: list) -> int:
+    """FLOPs of one selective scan, VMamba's convention: ``9 * batch * L * d_inner * d_state``.
+
+    Per state element and step: discretise A (exp of a product, 2), B*u*delta (3), the recurrence
+    multiply-add (2) and the C contraction multiply-add (2). The D skip and the z gate are elementwise
+    ops that fvcore counts (or ignores) on their own.
+    """
+    batch, d_inner, length = inputs[0].type().sizes()
+    d_state = inputs[2].type().sizes()[1]
+    return 9 * batch * length * d_inner * d_state
+
+
+FVCORE_HANDLES = {"prim::PythonOp.SelectiveScanForFlops": _scan_flops}
+
+
+def causal_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
+    """Depthwise causal convolution over time: ``(batch, channels, L)`` -> same shape.
+
+    ``weight`` is ``(channels, width)``; ``activation`` is None, "silu" or "swish". Uses the
+    ``causal_conv1d`` CUDA kernel when importable and on CUDA.
+    """
+    if activation not in (None, "silu", "swish"):
+        raise ValueError(f"causal_conv1d activation must be None, 'silu' or 'swish', got {activation!r}")
+    if _causal_conv1d_cuda is not None and x.is_cuda:
+        return _causal_conv1d_cuda(x, weight, bias, activation)
+    width = weight.shape[-1]
+    out = F.conv1d(F.pad(x, (width - 1, 0)), weight.unsqueeze(1), bias, groups=x.shape[1])
+    return F.silu(out) if activation is not None else out
+
+
+__all__ = [
+    "BACKENDS",
+    "FVCORE_HANDLES",
+    "SelectiveScanForFlops",
+    "causal_conv1d",
+    "flop_counting",
+    "linear_recurrence",
+    "mamba_ssm_available",
+    "resolve_backend",
+    "selective_scan",
+]
