@@ -1,0 +1,206 @@
+"""The one evaluator of every image detector (ADer conventions).
+
+It scores each test image once, smooths the anomaly maps (Gaussian, sigma 4 as MambaAD/MTAD),
+takes the map maximum as the image score unless the detector gives one, computes the seven
+image metrics and mAD per class and their mean over classes, and writes ``results.json``,
+``results.md`` and one figure per class (input / ground truth / anomaly map) to ``plots/``.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from scipy.ndimage import gaussian_filter  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from data.image.base import IMAGENET_MEAN, IMAGENET_STD, ImageData  # noqa: E402
+from metric.image import METRIC_KEYS, compute_image_metrics, mean_over_classes  # noqa: E402
+from model.detectors.base import Detector  # noqa: E402
+from util.device import move_batch  # noqa: E402
+from util.registry import EVALUATORS  # noqa: E402
+
+COLUMNS = ("I-AUROC", "I-AP", "I-F1max", "P-AUROC", "P-AP", "P-F1max", "AUPRO", "mAD")
+
+
+def anomaly_maps(output: torch.Tensor | dict, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(maps ``(B, H, W)`` float32 at the mask size, image scores ``(B,)`` or None) from ``detector.score``.
+
+    ``score`` returns the map tensor ``(B, H, W)``, or a dict with ``"map"`` and optionally ``"image_score"``.
+    """
+    maps, image_score = (output["map"], output.get("image_score")) if isinstance(output, dict) else (output, None)
+    maps = maps.float()
+    if tuple(maps.shape[-2:]) != tuple(size):
+        maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+    scores = None if image_score is None else image_score.float().cpu().numpy().reshape(-1)
+    return maps.cpu().numpy(), scores
+
+
+@EVALUATORS.register("image")
+class ImageEvaluator:
+    """Evaluates an image detector on every test image (see the module docstring).
+
+    Args:
+        gaussian_sigma: sigma (px) of the Gaussian applied to each anomaly map; 0 disables it
+            (detectors return unsmoothed maps).
+        max_pixels_for_metrics: above this many pixels per class, pixel metrics use every k-th
+            pixel (recorded in the results); None uses all of them.
+        save_grid: write ``plots/<class>.png``.
+        grid_images: images per class figure.
+    """
+
+    def __init__(
+        self,
+        gaussian_sigma: float = 4.0,
+        max_pixels_for_metrics: int | None = 20_000_000,
+        save_grid: bool = True,
+        grid_images: int = 8,
+    ) -> None:
+        self.sigma, self.max_pixels = gaussian_sigma, max_pixels_for_metrics
+        self.save_grid, self.grid_images = save_grid, grid_images
+
+    def evaluate(self, detector: Detector, data: ImageData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
+        """Score the test set, write the reports into ``run_dir``; return the results (as in ``results.json``)."""
+        run_dir = Path(run_dir)
+        start = time.perf_counter()
+        collected = self._score(detector, data, device)
+        seconds = time.perf_counter() - start
+        per_class = {
+            cls: compute_image_metrics(c["labels"], c["scores"], c["masks"], c["maps"], max_pixels=self.max_pixels)
+            for cls, c in collected.items()
+        }
+        n_images = sum(len(c["labels"]) for c in collected.values())
+        results = {
+            "detector": (info or {}).get("detector", type(detector).__name__),
+            "metrics": mean_over_classes(per_class),
+            "per_class": per_class,
+            "dataset": {"description": data.describe(), "classes": list(collected), "test_images": n_images},
+            "gaussian_sigma": self.sigma,
+            "max_pixels_for_metrics": self.max_pixels,
+            "test_images_per_second": n_images / seconds,
+            "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+            **(info or {}),
+        }
+        (run_dir / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
+        (run_dir / "results.md").write_text(render_markdown(results))
+        if self.save_grid:
+            (run_dir / "plots").mkdir(exist_ok=True)
+            for cls, c in collected.items():
+                plot_grid(run_dir / "plots" / f"{cls}.png", c["shown"], cls)
+        return results
+
+    @torch.inference_mode()
+    def _score(self, detector: Detector, data: ImageData, device: torch.device) -> dict[str, dict[str, Any]]:
+        """Per class: labels, image scores, masks, smoothed maps and the images chosen for the figure."""
+        shown = self._images_to_show(data)
+        parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        detector.eval()
+        index = 0
+        for batch in tqdm(data.test_loader(), desc="testing", leave=False, dynamic_ncols=True):
+            masks = batch["mask"][:, 0].numpy().astype(bool)
+            maps, scores = anomaly_maps(detector.score(move_batch(batch, device)), masks.shape[-2:])
+            if self.sigma:
+                maps = gaussian_filter(maps, sigma=(0, self.sigma, self.sigma))
+            scores = maps.reshape(len(maps), -1).max(axis=1) if scores is None else scores
+            for i, cls in enumerate(batch["cls"]):
+                part = parts[cls]
+                part["labels"].append(int(batch["label"][i]))
+                part["scores"].append(float(scores[i]))
+                part["masks"].append(masks[i])
+                part["maps"].append(maps[i].astype(np.float32))
+                if index in shown:
+                    part["shown"].append((_denormalise(batch["img"][i]), masks[i], maps[i]))
+                index += 1
+        return {
+            cls: {
+                "labels": np.array(p["labels"]),
+                "scores": np.array(p["scores"]),
+                "masks": np.stack(p["masks"]),
+                "maps": np.stack(p["maps"]),
+                "shown": p["shown"],
+            }
+            for cls, p in parts.items()
+        }
+
+    def _images_to_show(self, data: ImageData) -> set[int]:
+        """Test-set positions of up to ``grid_images`` images per class, spread over its normal and defective ones."""
+        by_class: dict[str, list[int]] = defaultdict(list)
+        for position, sample in enumerate(data.test_samples):
+            by_class[sample.cls].append(position)
+        chosen: set[int] = set()
+        for positions in by_class.values():
+            picks = np.linspace(0, len(positions) - 1, min(self.grid_images, len(positions))).round().astype(int)
+            chosen.update(positions[i] for i in picks)
+        return chosen if self.save_grid else set()
+
+
+def _denormalise(img: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` ImageNet-normalised tensor -> ``(H, W, 3)`` float image in [0, 1]."""
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (img.float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def plot_grid(path: Path, shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]], title: str) -> None:
+    """Rows: input, ground-truth mask, anomaly map over the input (one colour scale per figure)."""
+    if not shown:
+        return
+    maps = np.stack([m for _, _, m in shown])
+    low, high = float(maps.min()), float(maps.max())
+    fig, axes = plt.subplots(3, len(shown), figsize=(1.8 * len(shown), 5.6), squeeze=False)
+    for col, (img, mask, amap) in enumerate(shown):
+        axes[0, col].imshow(img)
+        axes[1, col].imshow(mask, cmap="gray", vmin=0, vmax=1)
+        axes[2, col].imshow(img)
+        axes[2, col].imshow(amap, cmap="jet", alpha=0.5, vmin=low, vmax=high)
+        for ax in axes[:, col]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for row, name in enumerate(("input", "ground truth", "anomaly map")):
+        axes[row, 0].set_ylabel(name)
+    fig.suptitle(f"{title} (map scale {low:.3g} to {high:.3g})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _json_safe(value: Any) -> Any:
+    """Copy with NaN/inf as None (undefined metrics, e.g. a class without defective test images)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _cell(value: float) -> str:
+    return f"{100 * value:.2f}" if np.isfinite(value) else "n/a"
+
+
+def render_markdown(results: dict) -> str:
+    """Per-class table in % with the mean over classes as the last row."""
+    lines = [
+        f"# Results: {results['detector']}",
+        "",
+        f"- Data: {results['dataset']['description']}",
+        f"- Anomaly maps smoothed with a Gaussian of sigma {results['gaussian_sigma']} px; image score = map maximum unless the detector gives one.",
+        "- F1-max picks the best threshold on the test set (an oracle, as in ADer); every other column is threshold-free.",
+        "- Values in %; n/a = undefined (a class without defective or without normal test images).",
+        "",
+        "| class | " + " | ".join(COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
+    rows = {**results["per_class"], "**mean**": results["metrics"]}
+    lines += [f"| {cls} | " + " | ".join(_cell(m[k]) for k in METRIC_KEYS) + " |" for cls, m in rows.items()]
+    return "\n".join(lines) + "\n"
