@@ -45,6 +45,10 @@ MAX_CHUNK = 64
 # e^60 ~ 1e26 leaves float32 (max ~e^88) room for the inputs and a 64-term cumulative sum.
 _SAFE_EXPONENT = {torch.float32: 60.0, torch.float64: 600.0}
 
+# Time is processed in blocks of about this many state values (batch * d_inner * steps * d_state):
+# 2M float32 values (8 MB) keep the scratch tensors reusable by the allocator and near the cache.
+BLOCK_ELEMENTS = 2**21
+
 _flop_counting = False
 
 
@@ -144,19 +148,22 @@ def _grouped(u: Tensor, B: Tensor) -> tuple[int, Tensor]:
 
 
 def _per_channel(u: Tensor, M: Tensor) -> Tensor:
-    """B or C expanded to ``(batch, d_inner, L, d_state)`` (a view when there is one group)."""
+    """B or C laid out for ``(batch, d_inner, L, d_state)`` arithmetic.
+
+    One group: a broadcastable view ``(batch, 1, L, d_state)``; several: expanded to every channel.
+    """
     per_group, M4 = _grouped(u, M)
-    M4 = M4.transpose(-1, -2).unsqueeze(2)  # (batch, groups, 1, L, d_state)
-    shape = (M4.shape[0], M4.shape[1], per_group, M4.shape[3], M4.shape[4])
-    return M4.expand(shape).reshape(M4.shape[0], -1, M4.shape[3], M4.shape[4])
+    M4 = M4.transpose(-1, -2)  # (batch, groups, L, d_state)
+    if M4.shape[1] == 1:
+        return M4
+    return M4.repeat_interleave(per_group, dim=1)
 
 
 def _reduce_to_groups(grad: Tensor, M: Tensor) -> Tensor:
     """Sum a per-channel gradient ``(batch, d_inner, L, d_state)`` back to the shape of ``M``."""
     batch, d_inner, length, d_state = grad.shape
     groups = 1 if M.dim() == 3 else M.shape[1]
-    g = grad.reshape(batch, groups, d_inner // groups, length, d_state).sum(2).transpose(-1, -2)
-    return g.reshape(M.shape)
+    return grad.reshape(batch, groups, d_inner // groups, length, d_state).sum(2).transpose(-1, -2).reshape(M.shape)
 
 
 def _scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
@@ -192,11 +199,11 @@ def _chunk_size(delta: Tensor, A: Tensor) -> int:
     return chunk
 
 
-def linear_recurrence(log_decay: Tensor, drive: Tensor, chunk: int) -> Tensor:
-    """All states of ``h[t] = exp(log_decay[t]) * h[t-1] + drive[t]`` (``h[-1] = 0``).
+def linear_recurrence(log_decay: Tensor, drive: Tensor, chunk: int, h0: Tensor | None = None) -> Tensor:
+    """All states of ``h[t] = exp(log_decay[t]) * h[t-1] + drive[t]``, with ``h[-1] = h0`` (or 0).
 
-    Shapes ``(..., L, N)`` with time on dim -2; ``log_decay <= 0``. Chunked: parallel inside each
-    chunk (cumulative sums of log decays), sequential only across chunks.
+    Shapes ``(..., L, N)`` with time on dim -2, ``h0``: ``(..., N)``; ``log_decay <= 0``. Chunked:
+    parallel inside each chunk (cumulative sums of log decays), sequential only across chunks.
     """
     *lead, length, n = drive.shape
     n_chunks = -(-length // chunk)
@@ -210,11 +217,11 @@ def linear_recurrence(log_decay: Tensor, drive: Tensor, chunk: int) -> Tensor:
         mid = 0.5 * (S[..., :1, :] + S[..., -1:, :])
         decay = S.sub_(mid).exp_()  # exp(S_t - m), within e^±_SAFE_EXPONENT
         h = torch.div(drive, decay).cumsum_(-2)  # sum_{s<=t} exp(m - S_s) drive_s
-        if n_chunks > 1:
+        if n_chunks > 1 or h0 is not None:
             exp_mid = mid.exp_()  # (..., n_chunks, 1, N); exp(S_t) = decay_t * exp(m)
             chunk_decay = decay[..., -1, :] * exp_mid[..., 0, :]
             chunk_end = decay[..., -1, :] * h[..., -1, :]
-            carry = torch.zeros_like(chunk_end[..., 0, :])
+            carry = torch.zeros_like(chunk_end[..., 0, :]) if h0 is None else h0
             carried = [carry]
             for c in range(n_chunks - 1):
                 carry = chunk_decay[..., c, :] * carry + chunk_end[..., c, :]
@@ -224,48 +231,72 @@ def linear_recurrence(log_decay: Tensor, drive: Tensor, chunk: int) -> Tensor:
     return h.reshape(*lead, n_chunks * chunk, n)[..., :length, :]
 
 
-def _states(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
-    log_decay = delta.unsqueeze(-1) * A[:, None, :]  # (batch, d_inner, L, d_state)
-    drive = (delta * u).unsqueeze(-1) * _per_channel(u, B)
-    return log_decay, drive, linear_recurrence(log_decay, drive, chunk)
+def _block_length(u: Tensor, d_state: int, chunk: int) -> int:
+    """Steps per block: a whole number of chunks holding about ``BLOCK_ELEMENTS`` state values."""
+    per_step = u.shape[0] * u.shape[1] * d_state
+    return max(chunk, BLOCK_ELEMENTS // per_step // chunk * chunk)
+
+
+def _block_states(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, span: slice, chunk: int, h0: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Log decays, drives and states ``(batch, d_inner, steps, d_state)`` of the time steps in ``span``."""
+    log_decay = delta[..., span].unsqueeze(-1) * A[:, None, :]
+    drive = (delta[..., span] * u[..., span]).unsqueeze(-1) * _per_channel(u[..., span], B[..., span])
+    return log_decay, drive, linear_recurrence(log_decay, drive, chunk, h0)
 
 
 class _ChunkedScan(torch.autograd.Function):
     """Chunked scan with a hand-written backward that recomputes the states (low memory).
 
     Inputs as in ``selective_scan`` after bias/softplus; returns ``(y, last_state)`` without D, z.
+    Time is processed in blocks (see ``BLOCK_ELEMENTS``); only the state at each block start is
+    kept for backward, which recomputes each block's states and runs the adjoint recurrence
+    ``lam[t] = dL/dh[t] + exp(log_decay[t+1]) * lam[t+1]`` backwards, block by block.
     """
 
     @staticmethod
     def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
         chunk = _chunk_size(delta, A)
-        _, _, h = _states(u, delta, A, B, chunk)
-        y = (h * _per_channel(u, C)).sum(-1)
-        ctx.save_for_backward(u, delta, A, B, C)
-        ctx.chunk = chunk
-        return y, h[..., -1, :].contiguous()
+        block = _block_length(u, A.shape[1], chunk)
+        spans = [slice(t0, min(t0 + block, u.shape[-1])) for t0 in range(0, u.shape[-1], block)]
+        h0, starts, ys = None, [], []
+        for span in spans:
+            _, _, h = _block_states(u, delta, A, B, span, chunk, h0)
+            ys.append((h * _per_channel(u[..., span], C[..., span])).sum(-1))
+            h0 = h[..., -1, :].clone()
+            starts.append(h0)
+        ctx.save_for_backward(u, delta, A, B, C, *starts[:-1])
+        ctx.chunk, ctx.spans = chunk, spans
+        return torch.cat(ys, dim=-1), h0
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y: Tensor | None, grad_last: Tensor | None):
-        u, delta, A, B, C = ctx.saved_tensors
-        log_decay, drive, h = _states(u, delta, A, B, ctx.chunk)
-        Cc = _per_channel(u, C)
-        grad_h = grad_y.unsqueeze(-1) * Cc if grad_y is not None else torch.zeros_like(h)
-        if grad_last is not None:
-            grad_h[..., -1, :] += grad_last
-        # Adjoint: lam[t] = grad_h[t] + exp(log_decay[t+1]) * lam[t+1], i.e. the same recurrence
-        # run backwards in time with the decays shifted by one step.
-        shifted = F.pad(log_decay[..., 1:, :], (0, 0, 0, 1))
-        lam = linear_recurrence(shifted.flip(-2), grad_h.flip(-2), ctx.chunk).flip(-2)
-        grad_log_decay = lam * (h - drive)  # d/d(log a_t) of a_t * h[t-1] is a_t * h[t-1] = h[t] - drive[t]
-        lam_B = (lam * _per_channel(u, B)).sum(-1)
-        grad_u = delta * lam_B
-        grad_delta = (grad_log_decay * A[:, None, :]).sum(-1) + u * lam_B
-        grad_A = (grad_log_decay * delta.unsqueeze(-1)).sum(dim=(0, 2))
-        grad_B = _reduce_to_groups(lam * (delta * u).unsqueeze(-1), B)
-        grad_C = (
-            _reduce_to_groups(h * grad_y.unsqueeze(-1), C) if grad_y is not None else torch.zeros_like(C)
-        )
+        u, delta, A, B, C, *starts = ctx.saved_tensors
+        if grad_y is None:
+            grad_y = torch.zeros_like(u)
+        grads: dict[str, list[Tensor]] = {"u": [], "delta": [], "B": [], "C": []}
+        grad_A = torch.zeros_like(A)
+        lam_next, log_decay_next = grad_last, None  # adjoint state and log decay just after the block
+        for k in reversed(range(len(ctx.spans))):
+            span = ctx.spans[k]
+            log_decay, drive, h = _block_states(u, delta, A, B, span, ctx.chunk, starts[k - 1] if k else None)
+            grad_h = grad_y[..., span].unsqueeze(-1) * _per_channel(u[..., span], C[..., span])
+            following = log_decay_next if log_decay_next is not None else torch.zeros_like(log_decay[..., :1, :])
+            shifted = torch.cat([log_decay[..., 1:, :], following], dim=-2)
+            lam = linear_recurrence(shifted.flip(-2), grad_h.flip(-2), ctx.chunk, lam_next).flip(-2)
+            lam_next, log_decay_next = lam[..., 0, :].clone(), log_decay[..., :1, :]
+            # d/d(log a_t) of a_t * h[t-1] is a_t * h[t-1] = h[t] - drive[t]
+            grad_log_decay = lam * (h - drive)
+            u_s, delta_s = u[..., span], delta[..., span]
+            lam_B = (lam * _per_channel(u_s, B[..., span])).sum(-1)
+            grads["u"].append(delta_s * lam_B)
+            grads["delta"].append((grad_log_decay * A[:, None, :]).sum(-1) + u_s * lam_B)
+            grad_A += (grad_log_decay * delta_s.unsqueeze(-1)).sum(dim=(0, 2))
+            grads["B"].append(_reduce_to_groups(lam * (delta_s * u_s).unsqueeze(-1), B[..., span]))
+            grads["C"].append(_reduce_to_groups(h * grad_y[..., span].unsqueeze(-1), C[..., span]))
+        grad_u, grad_delta, grad_B, grad_C = (torch.cat(grads[key][::-1], dim=-1) for key in ("u", "delta", "B", "C"))
         return grad_u, grad_delta, grad_A, grad_B, grad_C
 
 
