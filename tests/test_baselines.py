@@ -164,3 +164,20 @@ def test_rmse_gradient_is_finite_at_a_perfect_reconstruction():
     recon = torch.zeros(2, 3, 1, requires_grad=True)
     LOSSES.build(dict(type="rmse"))({"recon": recon}, {"x": torch.zeros(2, 3, 1)})["loss"].backward()
     assert torch.isfinite(recon.grad).all()
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs" / "baselines").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_configs_load_and_build(path: Path):
+    from util.config import load
+
+    dataset = path.stem.split("_")[-1] if not path.stem.endswith("_a1") else "smap"
+    if not (path.parents[1] / "__base__" / "datasets" / f"{dataset}.py").is_file():
+        pytest.skip(f"dataset base config {dataset}.py not written yet")
+    cfg = load(path)
+    detector = DETECTORS.build(cfg["model"], n_features=F, window=cfg["data"]["window"])
+    assert detector.trainable == (cfg["model"]["type"] == "dense_ae")
+    if path.stem == "dense_ae_smap_a1":
+        assert cfg["data"]["entities"] == "A-1" and cfg["data"]["type"] == "smap"
