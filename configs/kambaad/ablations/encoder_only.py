@@ -1,0 +1,3 @@
+# Ablation: the KAN-attention-Mamba encoder layers alone, no reconstructor.
+_base_ = ["../kambaad_smap.py"]
+model = dict(use_reconstructor=False)
