@@ -1,42 +1,58 @@
-"""Threshold-free detection metrics of flat score/label arrays: AUROC, AP and F1-max.
+"""Threshold-free detection metrics: AUROC, AP and F1-max, from one sort of the scores.
 
-Each returns NaN when ``labels`` holds only one class (the metric is undefined there).
+Each is NaN when the labels hold only one class (the metric is undefined there).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from metric.image.curves import precision_recall, roc_curve, trapezoid
+from metric.image.curves import Counts, cumulative_weights, trapezoid
+
+NAN = float("nan")
 
 
-def _has_both_classes(labels: np.ndarray) -> bool:
-    return bool(labels.any()) and not bool(labels.all())
+def counts(labels: np.ndarray, scores: np.ndarray) -> Counts | None:
+    """True/false-positive counts at every distinct threshold; None unless both classes occur."""
+    labels, scores = np.asarray(labels).ravel().astype(bool), np.asarray(scores).ravel()
+    if not labels.any() or labels.all():
+        return None
+    return Counts(*cumulative_weights(scores, labels.astype(np.float64), (~labels).astype(np.float64)))
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+def auroc_of(c: Counts | None) -> float:
     """Area under the ROC curve (ties count half, as in scikit-learn)."""
-    labels, scores = np.asarray(labels).ravel().astype(bool), np.asarray(scores, dtype=np.float64).ravel()
-    if not _has_both_classes(labels):
-        return float("nan")
-    fpr, tpr = roc_curve(scores, labels)
+    if c is None:
+        return NAN
+    fpr, tpr = c.roc()
     return trapezoid(tpr, fpr)
 
 
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Average precision: sum over thresholds of precision times the recall gained (scikit-learn's definition)."""
-    labels, scores = np.asarray(labels).ravel().astype(bool), np.asarray(scores, dtype=np.float64).ravel()
-    if not _has_both_classes(labels):
-        return float("nan")
-    precision, recall = precision_recall(scores, labels)
+def average_precision_of(c: Counts | None) -> float:
+    """Sum over thresholds of precision times the recall gained (scikit-learn's definition)."""
+    if c is None:
+        return NAN
+    precision, recall = c.precision_recall()
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def f1_max_of(c: Counts | None) -> float:
+    """Best F1 over all thresholds (an oracle threshold: ADer's F1-max)."""
+    if c is None:
+        return NAN
+    precision, recall = c.precision_recall()
+    return float(np.max(2 * precision * recall / np.maximum(precision + recall, np.finfo(float).tiny)))
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """AUROC of flat ``labels`` (1 = anomalous) and ``scores``."""
+    return auroc_of(counts(labels, scores))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision of flat ``labels`` and ``scores``."""
+    return average_precision_of(counts(labels, scores))
+
+
 def f1_max(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Best F1 over all thresholds of the precision-recall curve (an oracle threshold, ADer's F1-max)."""
-    labels, scores = np.asarray(labels).ravel().astype(bool), np.asarray(scores, dtype=np.float64).ravel()
-    if not _has_both_classes(labels):
-        return float("nan")
-    precision, recall = precision_recall(scores, labels)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return float(f1.max())
+    """F1-max of flat ``labels`` and ``scores``."""
+    return f1_max_of(counts(labels, scores))

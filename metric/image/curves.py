@@ -5,26 +5,27 @@ scikit-learn does, so AUROC and AP here equal ``roc_auc_score`` / ``average_prec
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
-def cumulative_counts(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weights of positives and negatives scored ``>= t`` for every distinct score ``t``, descending.
+def cumulative_weights(scores: np.ndarray, *weights: np.ndarray) -> list[np.ndarray]:
+    """For each weight array, the total weight of samples scored ``>= t`` at every distinct score ``t``
+    (descending), all from one sort.
 
     Args:
         scores: ``(n,)`` anomaly scores.
-        positive, negative: ``(n,)`` non-negative weight of each sample as a positive / negative
-            (a 0/1 label gives counts; AUPRO gives each defect pixel ``1 / (regions * region size)``).
+        weights: ``(n,)`` non-negative weights (0/1 labels give counts; AUPRO gives each defect
+            pixel ``1 / (regions * region size)``).
     Returns:
-        ``(tp, fp)``, each ``(distinct scores,)``, non-decreasing.
+        One non-decreasing ``(distinct scores,)`` float64 array per weight array.
     """
-    order = np.argsort(scores, kind="stable")[::-1]
+    order = np.argsort(scores)[::-1]
     sorted_scores = scores[order]
-    tp = np.cumsum(positive[order], dtype=np.float64)
-    fp = np.cumsum(negative[order], dtype=np.float64)
-    # keep the last index of each run of equal scores: all tied samples cross the threshold together
-    last_of_run = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1]
-    return tp[last_of_run], fp[last_of_run]
+    # keep the last index of each run of equal scores: tied samples cross the threshold together
+    last_of_run = np.r_[np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]), len(scores) - 1]
+    return [np.cumsum(w[order], dtype=np.float64)[last_of_run] for w in weights]
 
 
 def trapezoid(y: np.ndarray, x: np.ndarray) -> float:
@@ -32,17 +33,17 @@ def trapezoid(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
 
 
-def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false-positive rate, true-positive rate), starting at (0, 0); NaN rates when a class is absent."""
-    labels = labels.astype(bool)
-    tp, fp = cumulative_counts(scores, labels.astype(np.float64), (~labels).astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
+@dataclass
+class Counts:
+    """True and false positives at every distinct threshold, descending (``tp[-1]``, ``fp[-1]``: totals)."""
 
+    tp: np.ndarray
+    fp: np.ndarray
 
-def precision_recall(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(precision, recall) at every distinct threshold, recall increasing."""
-    labels = labels.astype(bool)
-    tp, fp = cumulative_counts(scores, labels.astype(np.float64), (~labels).astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return tp / (tp + fp), tp / tp[-1]
+    def roc(self) -> tuple[np.ndarray, np.ndarray]:
+        """(false-positive rate, true-positive rate), starting at (0, 0)."""
+        return np.r_[0.0, self.fp / self.fp[-1]], np.r_[0.0, self.tp / self.tp[-1]]
+
+    def precision_recall(self) -> tuple[np.ndarray, np.ndarray]:
+        """(precision, recall), recall non-decreasing."""
+        return self.tp / (self.tp + self.fp), self.tp / self.tp[-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from metric.image.curves import cumulative_counts, trapezoid
+from metric.image.curves import cumulative_weights, trapezoid
 
 # 8-connectivity inside each image, none across the stack axis
 _IN_PLANE_8 = np.zeros((3, 3, 3), dtype=bool)
@@ -18,48 +18,40 @@ _IN_PLANE_8[1] = True
 
 
 def label_regions(masks: np.ndarray) -> np.ndarray:
-    """Connected defect regions: ``(N, H, W)`` int, 0 for normal pixels, ids unique across images."""
+    """Connected defect regions of ``(N, H, W)`` masks: int ids, 0 for normal pixels, unique across images."""
     regions, _ = ndimage.label(np.asarray(masks).astype(bool), structure=_IN_PLANE_8)
     return regions
 
 
-def pro_curve(regions: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false-positive rate, PRO) over every distinct threshold, from (0, 0) up.
-
-    Args:
-        regions: ``(n,)`` region id of each pixel (0 = normal), e.g. ``label_regions(masks).ravel()``.
-        scores: ``(n,)`` anomaly score of each pixel.
-    """
-    regions = np.asarray(regions).ravel()
+def region_weights(regions: np.ndarray) -> np.ndarray:
+    """``(n,)`` weight of each pixel: ``1 / (number of regions * size of its region)``, 0 for normal pixels."""
     sizes = np.bincount(regions)
-    n_regions = np.count_nonzero(sizes[1:])
-    with np.errstate(divide="ignore"):
-        region_weight = np.where(sizes > 0, 1.0 / (max(n_regions, 1) * sizes), 0.0)
-    region_weight[0] = 0.0
-    normal = regions == 0
-    tp, fp = cumulative_counts(np.asarray(scores, dtype=np.float64).ravel(), region_weight[regions], normal.astype(np.float64))
-    return np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
+    n_regions = max(np.count_nonzero(sizes[1:]), 1)
+    per_region = np.zeros(len(sizes))
+    per_region[1:] = np.where(sizes[1:] > 0, 1.0 / (n_regions * np.maximum(sizes[1:], 1)), 0.0)
+    return per_region[regions]
 
 
-def aupro(masks: np.ndarray, maps: np.ndarray, max_fpr: float = 0.3) -> float:
-    """Normalised area under PRO(FPR) for FPR in [0, max_fpr]; NaN without both defect and normal pixels.
+def aupro_of_curve(fp: np.ndarray, pro: np.ndarray, max_fpr: float = 0.3) -> float:
+    """Normalised area under PRO(FPR) for FPR in [0, max_fpr].
 
     Args:
-        masks: ``(N, H, W)`` ground truth in {0, 1}.
-        maps: ``(N, H, W)`` anomaly maps.
+        fp, pro: cumulative normal-pixel count and PRO weight at each distinct threshold, descending
+            (``cumulative_weights(scores, normal, region_weights(regions))``).
     """
-    return aupro_from_regions(label_regions(masks).ravel(), np.asarray(maps).ravel(), max_fpr)
-
-
-def aupro_from_regions(regions: np.ndarray, scores: np.ndarray, max_fpr: float = 0.3) -> float:
-    """``aupro`` on flat pixels whose regions were already labelled (lets callers subsample pixels)."""
-    regions = np.asarray(regions).ravel()
-    if not regions.any() or regions.all():
-        return float("nan")
-    fpr, pro = pro_curve(regions, scores)
+    fpr, pro = np.r_[0.0, fp / fp[-1]], np.r_[0.0, pro / pro[-1]]
     cut = int(np.searchsorted(fpr, max_fpr, side="right"))
     x, y = fpr[:cut], pro[:cut]
     if cut < len(fpr):  # close the curve exactly at max_fpr by linear interpolation
         share = (max_fpr - fpr[cut - 1]) / (fpr[cut] - fpr[cut - 1])
         x, y = np.r_[x, max_fpr], np.r_[y, pro[cut - 1] + share * (pro[cut] - pro[cut - 1])]
     return trapezoid(y, x) / max_fpr
+
+
+def aupro(masks: np.ndarray, maps: np.ndarray, max_fpr: float = 0.3) -> float:
+    """AUPRO of ``(N, H, W)`` masks in {0, 1} and anomaly maps; NaN without both defect and normal pixels."""
+    regions = label_regions(masks).ravel()
+    if not regions.any() or regions.all():
+        return float("nan")
+    fp, pro = cumulative_weights(np.asarray(maps).ravel(), (regions == 0).astype(np.float64), region_weights(regions))
+    return aupro_of_curve(fp, pro, max_fpr)

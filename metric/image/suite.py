@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from metric.image.classification import auroc, average_precision, f1_max
-from metric.image.pro import aupro_from_regions, label_regions
+from metric.image.classification import Counts, auroc_of, average_precision_of, counts, f1_max_of
+from metric.image.curves import cumulative_weights
+from metric.image.pro import aupro_of_curve, label_regions, region_weights
 
 METRIC_KEYS = ("i_auroc", "i_ap", "i_f1max", "p_auroc", "p_ap", "p_f1max", "aupro", "mad")
 
@@ -40,16 +41,15 @@ def compute_image_metrics(
     if max_pixels is not None and regions.size > max_pixels:
         step = -(-regions.size // max_pixels)
         regions, pixel_scores = regions[::step], pixel_scores[::step]
-    defect = regions > 0
-    out = {
-        "i_auroc": auroc(labels, image_scores),
-        "i_ap": average_precision(labels, image_scores),
-        "i_f1max": f1_max(labels, image_scores),
-        "p_auroc": auroc(defect, pixel_scores),
-        "p_ap": average_precision(defect, pixel_scores),
-        "p_f1max": f1_max(defect, pixel_scores),
-        "aupro": aupro_from_regions(regions, pixel_scores),
-    }
+    image = counts(labels, image_scores)
+    out = {"i_auroc": auroc_of(image), "i_ap": average_precision_of(image), "i_f1max": f1_max_of(image)}
+    if regions.any() and not regions.all():
+        defect = regions > 0
+        tp, fp, pro = cumulative_weights(pixel_scores, defect.astype(np.float64), (~defect).astype(np.float64), region_weights(regions))
+        pixel = Counts(tp, fp)
+        out.update(p_auroc=auroc_of(pixel), p_ap=average_precision_of(pixel), p_f1max=f1_max_of(pixel), aupro=aupro_of_curve(fp, pro))
+    else:
+        out.update(dict.fromkeys(("p_auroc", "p_ap", "p_f1max", "aupro"), float("nan")))
     out["mad"] = float(np.mean(list(out.values())))
     return out
 
