@@ -19,6 +19,7 @@ Backends:
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Iterator
 
 import torch
@@ -302,6 +303,12 @@ class _ChunkedScan(torch.autograd.Function):
 
 class SelectiveScanForFlops(_ChunkedScan):
     """The chunked scan under its own name, so fvcore can attribute the scan's FLOPs (see FVCORE_HANDLES)."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+        with warnings.catch_warnings():  # the tracer records this op as one node; its shape logic is internal
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            return _ChunkedScan.forward(ctx, u, delta, A, B, C)
 
 
 def _scan_flops(inputs: list, outputs: list) -> int:

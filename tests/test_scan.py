@@ -1,0 +1,203 @@
+"""The selective scan: every backend matches the sequential reference, forwards and backwards."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import model.ops.selective_scan as scan_module
+from model.ops.selective_scan import (
+    FVCORE_HANDLES,
+    causal_conv1d,
+    flop_counting,
+    linear_recurrence,
+    mamba_ssm_available,
+    selective_scan,
+)
+from util.errors import ConfigError
+
+# float64 tolerance: both backends are exact up to rounding (observed differences ~1e-14).
+ATOL64 = RTOL64 = 1e-10
+BACKENDS_UNDER_TEST = ["torch_chunked"] + (["mamba_ssm"] if mamba_ssm_available() and torch.cuda.is_available() else [])
+
+
+def make_inputs(batch=2, d_inner=6, d_state=4, length=37, groups=None, dtype=torch.float64, delta_scale=1.0, device="cpu", seed=0):
+    """Random scan inputs (all requiring grad): u, delta, A, B, C, D, z, delta_bias."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, scale=1.0):
+        return (torch.randn(*shape, generator=gen, dtype=dtype) * scale).to(device).requires_grad_()
+
+    bc_shape = (batch, d_state, length) if groups is None else (batch, groups, d_state, length)
+    A = (-torch.rand(d_inner, d_state, generator=gen, dtype=dtype) * 4 - 0.1).to(device).requires_grad_()
+    return dict(
+        u=rand(batch, d_inner, length),
+        delta=rand(batch, d_inner, length, scale=delta_scale),
+        A=A,
+        B=rand(*bc_shape),
+        C=rand(*bc_shape),
+        D=rand(d_inner),
+        z=rand(batch, d_inner, length),
+        delta_bias=rand(d_inner),
+    )
+
+
+def run_scan(inputs, backend, **flags):
+    """Output, last state and the gradients of a generic scalar of both w.r.t. every input."""
+    out, last = selective_scan(**inputs, return_last_state=True, backend=backend, **flags)
+    weights = torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype, device=out.device)
+    objective = (out * weights).sum() + last.sin().sum()
+    grads = torch.autograd.grad(objective, list(inputs.values()), allow_unused=True)
+    return out, last, dict(zip(inputs, grads))
+
+
+def assert_matches_reference(inputs, backend, atol=ATOL64, rtol=RTOL64, **flags):
+    ref_out, ref_last, ref_grads = run_scan(inputs, "torch_ref", **flags)
+    out, last, grads = run_scan(inputs, backend, **flags)
+    torch.testing.assert_close(out, ref_out, atol=atol, rtol=rtol)
+    torch.testing.assert_close(last, ref_last, atol=atol, rtol=rtol)
+    for name, grad in ref_grads.items():
+        torch.testing.assert_close(grads[name], grad, atol=atol, rtol=rtol, msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS_UNDER_TEST)
+@pytest.mark.parametrize("groups", [None, 1, 3])
+@pytest.mark.parametrize("softplus", [False, True])
+def test_backend_matches_reference_with_every_option(backend, groups, softplus):
+    cuda_kernel = backend == "mamba_ssm"  # float32 CUDA kernels: compare at float32 precision
+    dtype, device = (torch.float32, "cuda") if cuda_kernel else (torch.float64, "cpu")
+    inputs = make_inputs(groups=groups, dtype=dtype, device=device)
+    if not softplus:  # keep delta positive so the system is stable without softplus
+        with torch.no_grad():
+            inputs["delta"].abs_()
+            inputs["delta_bias"].abs_()
+    tolerance = dict(atol=1e-3, rtol=1e-3) if cuda_kernel else {}
+    assert_matches_reference(inputs, backend, delta_softplus=softplus, **tolerance)
+
+
+@pytest.mark.parametrize("optional", ["D", "z", "delta_bias"])
+def test_chunked_without_optional_inputs(optional):
+    inputs = make_inputs()
+    inputs.pop(optional)
+    assert_matches_reference(inputs, "torch_chunked", delta_softplus=True)
+
+
+def test_chunked_across_many_chunks_and_blocks(monkeypatch):
+    """Small chunks and blocks force the cross-chunk carry and the block-by-block backward."""
+    monkeypatch.setattr(scan_module, "MAX_CHUNK", 4)
+    monkeypatch.setattr(scan_module, "BLOCK_ELEMENTS", 2 * 6 * 4 * 8)  # blocks of 8 steps
+    assert_matches_reference(make_inputs(length=45), "torch_chunked", delta_softplus=True)
+
+
+def test_chunked_is_stable_for_fast_decays():
+    """delta * A down to about -500 per step: the chunk shrinks, nothing overflows."""
+    inputs = make_inputs(length=50, delta_scale=30.0, dtype=torch.float32)
+    ref_out, ref_last, _ = run_scan(inputs, "torch_ref", delta_softplus=True)
+    out, last, grads = run_scan(inputs, "torch_chunked", delta_softplus=True)
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    torch.testing.assert_close(out, ref_out, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(last, ref_last, atol=1e-4, rtol=1e-4)
+
+
+def test_chunked_float32_close_to_float64_reference():
+    inputs64 = make_inputs(d_inner=16, d_state=16, length=300, delta_scale=0.5)
+    inputs32 = {k: v.detach().float().requires_grad_() for k, v in inputs64.items()}
+    ref_out, _, ref_grads = run_scan(inputs64, "torch_ref", delta_softplus=True)
+    out, _, grads = run_scan(inputs32, "torch_chunked", delta_softplus=True)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), ref_out, atol=1e-4, rtol=1e-4)
+    for name in ("u", "delta", "A", "B", "C"):
+        torch.testing.assert_close(grads[name].double(), ref_grads[name], atol=2e-3, rtol=1e-3)
+
+
+def test_chunked_passes_gradcheck():
+    inputs = make_inputs(batch=1, d_inner=2, d_state=3, length=9, groups=1)
+    names = list(inputs)
+
+    def fn(*tensors):
+        return selective_scan(**dict(zip(names, tensors)), delta_softplus=True, backend="torch_chunked")
+
+    assert torch.autograd.gradcheck(fn, tuple(inputs.values()))
+
+
+def test_reference_matches_explicit_recurrence():
+    """The oracle itself, against the formula written out by hand for one channel and state."""
+    inputs = make_inputs(batch=1, d_inner=1, d_state=1, length=5)
+    u, delta, A, B, C = (inputs[k].detach()[..., :] for k in ("u", "delta", "A", "B", "C"))
+    dt = delta[0, 0]
+    h, expected = 0.0, []
+    for t in range(5):
+        h = torch.exp(dt[t] * A[0, 0]) * h + dt[t] * B[0, 0, t] * u[0, 0, t]
+        expected.append(C[0, 0, t] * h)
+    out = selective_scan(u, delta, A, B, C, backend="torch_ref")
+    torch.testing.assert_close(out[0, 0], torch.stack(expected))
+
+
+def test_linear_recurrence_with_initial_state():
+    gen = torch.Generator().manual_seed(1)
+    log_decay = -torch.rand(3, 20, 2, generator=gen, dtype=torch.float64)
+    drive = torch.randn(3, 20, 2, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    states = linear_recurrence(log_decay, drive, chunk=8, h0=h0)
+    h = h0
+    for t in range(20):
+        h = torch.exp(log_decay[:, t]) * h + drive[:, t]
+        torch.testing.assert_close(states[:, t], h)
+
+
+def test_unknown_backend_is_a_config_error():
+    with pytest.raises(ConfigError, match="torch_chunked"):
+        selective_scan(**make_inputs(), backend="cuda_fast")
+
+
+@pytest.mark.skipif(mamba_ssm_available() and torch.cuda.is_available(), reason="mamba_ssm is usable here")
+def test_mamba_ssm_backend_needs_package_and_cuda():
+    with pytest.raises(ConfigError, match="mamba-ssm"):
+        selective_scan(**make_inputs(), backend="mamba_ssm")
+
+
+def test_causal_conv1d_is_causal_and_matches_conv1d():
+    x = torch.randn(2, 3, 10, dtype=torch.float64)
+    weight, bias = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    out = causal_conv1d(x, weight, bias, activation="silu")
+    conv = torch.nn.Conv1d(3, 3, 4, groups=3, padding=3).double()
+    conv.weight.data.copy_(weight.unsqueeze(1))
+    conv.bias.data.copy_(bias)
+    torch.testing.assert_close(out, F.silu(conv(x)[..., :10]))
+    changed = x.clone()
+    changed[..., 6:] += 1.0  # the future must not change earlier outputs
+    torch.testing.assert_close(causal_conv1d(changed, weight, bias)[..., :6], causal_conv1d(x, weight, bias)[..., :6])
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # fvcore relies on torch.jit.trace
+def test_flop_counting_names_the_op_for_fvcore():
+    inputs = {k: v.detach().float() for k, v in make_inputs(batch=2, d_inner=8, d_state=4, length=16).items()}
+
+    class Wrapper(torch.nn.Module):
+        def forward(self, u, delta, B, C):
+            return selective_scan(u, delta, inputs["A"], B, C, inputs["D"], delta_softplus=True)
+
+    args = (inputs["u"], inputs["delta"], inputs["B"], inputs["C"])
+    with flop_counting():
+        graph = torch.jit.trace(Wrapper(), args, check_trace=False).graph
+        plain = Wrapper()(*args)
+    nodes = [n for n in graph.nodes() if n.kind() == "prim::PythonOp" and n.pyname() == "SelectiveScanForFlops"]
+    assert len(nodes) == 1
+    torch.testing.assert_close(plain, selective_scan(*args[:2], inputs["A"], *args[2:], inputs["D"], delta_softplus=True))
+    handle = FVCORE_HANDLES["prim::PythonOp.SelectiveScanForFlops"]
+    assert handle(list(nodes[0].inputs()), list(nodes[0].outputs())) == 9 * 2 * 16 * 8 * 4
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # fvcore relies on torch.jit.trace
+def test_fvcore_counts_the_scan():
+    fvcore = pytest.importorskip("fvcore.nn")
+    inputs = {k: v.detach().float() for k, v in make_inputs(batch=1, d_inner=8, d_state=4, length=16).items()}
+
+    class Wrapper(torch.nn.Module):
+        def forward(self, u, delta, B, C):
+            return selective_scan(u, delta, inputs["A"], B, C)
+
+    with flop_counting():
+        counter = fvcore.FlopCountAnalysis(Wrapper(), (inputs["u"], inputs["delta"], inputs["B"], inputs["C"]))
+        counter.set_op_handle(**FVCORE_HANDLES).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        assert counter.total() == 9 * 1 * 16 * 8 * 4
