@@ -91,3 +91,13 @@ def test_resolved_dump_loads_back_identically(config, tmp_path):
     cfg = load(config, ["trainer.epochs=7"])
     again = load(write(tmp_path / "resolved.py", dumps(cfg)))
     assert again == cfg
+
+
+def test_delete_marker_in_a_base_replaces_what_an_earlier_base_set(tmp_path):
+    write(tmp_path / "a.py", 'evaluation = dict(type="timeseries", protocol="honest")\nmodel = dict(type="x")\n')
+    write(tmp_path / "b.py", 'evaluation = dict(_delete_=True, type="image")\n')
+    write(tmp_path / "c.py", '_base_ = ["a.py", "b.py"]\nevaluation = dict(gaussian_sigma=2)\n')
+    from util.config import _load_file, _strip_delete_markers
+
+    cfg = _strip_delete_markers(_load_file(tmp_path / "c.py", chain=()))
+    assert cfg["evaluation"] == dict(type="image", gaussian_sigma=2)

@@ -67,7 +67,7 @@ _PLAIN = (dict, list, tuple, str, int, float, bool, type(None))
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Read a config file, merge its bases, apply ``key=value`` overrides and validate it."""
     import_components()
-    cfg = _load_file(Path(path), chain=())
+    cfg = _strip_delete_markers(_load_file(Path(path), chain=()))
     for item in overrides:
         apply_override(cfg, item)
     validate(cfg)
@@ -122,11 +122,18 @@ def merge(base: dict, child: dict) -> dict:
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and not value.get("_delete_", False):
             out[key] = merge(out[key], value)
-        elif isinstance(value, dict):
-            out[key] = {k: copy.deepcopy(v) for k, v in value.items() if k != "_delete_"}
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _strip_delete_markers(node: Any) -> Any:
+    """Remove the ``_delete_`` markers once every file is merged (they act between files)."""
+    if isinstance(node, dict):
+        return {k: _strip_delete_markers(v) for k, v in node.items() if k != "_delete_"}
+    if isinstance(node, list):
+        return [_strip_delete_markers(v) for v in node]
+    return node
 
 
 def parse_value(text: str) -> Any:

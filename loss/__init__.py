@@ -1,0 +1,2 @@
+"""Registered losses."""
+from loss import feature, reconstruction  # noqa: F401  (registration)
