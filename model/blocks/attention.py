@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from model.blocks.norm import RMSNorm
+from util.errors import ConfigError
 from util.registry import MIXERS
 
 
@@ -20,7 +21,7 @@ class AttentionMixer(nn.Module):
     def __init__(self, d_model: int, n_heads: int = 4, dropout: float = 0.0, batch_axis: bool = False) -> None:
         super().__init__()
         if d_model % n_heads:
-            raise ValueError(f"attention: d_model={d_model} is not divisible by n_heads={n_heads}")
+            raise ConfigError(f"attention: d_model={d_model} is not divisible by n_heads={n_heads}; change one of them.")
         self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=not batch_axis)
         self.dropout = nn.Dropout(dropout)
         self.norm = RMSNorm(d_model)
