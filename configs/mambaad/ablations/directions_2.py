@@ -1,0 +1,5 @@
+# Scan-direction ablation: the first 2 of the eight directions of the Hilbert curve (see
+# hybrid_scan.DIRECTIONS). On the built-in textures so it runs offline on a CPU; for the paper's
+# setting use _base_ = ["../mambaad_mvtec.py"].
+_base_ = ["../mambaad_textures.py"]
+model = dict(scan=dict(curve="hilbert", directions=2))

@@ -1,0 +1,2 @@
+# MTAD on VisA, multi-class: the MVTec settings (see mtad_mvtec.py) on the VisA data.
+_base_ = ["./mtad_mvtec.py", "../__base__/datasets/visa.py"]
