@@ -135,14 +135,15 @@ def test_reference_matches_explicit_recurrence():
 
 def test_linear_recurrence_with_initial_state():
     gen = torch.Generator().manual_seed(1)
-    log_decay = -torch.rand(3, 20, 2, generator=gen, dtype=torch.float64)
-    drive = torch.randn(3, 20, 2, generator=gen, dtype=torch.float64)
-    h0 = torch.randn(3, 2, generator=gen, dtype=torch.float64)
-    states = linear_recurrence(log_decay, drive, chunk=8, h0=h0)
+    rate = torch.rand(3, 4, 20, generator=gen, dtype=torch.float64)
+    A = -torch.rand(4, 2, generator=gen, dtype=torch.float64)
+    drive = torch.randn(3, 4, 20, 2, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)
+    states = linear_recurrence(rate, A, drive, chunk=8, h0=h0)
     h = h0
     for t in range(20):
-        h = torch.exp(log_decay[:, t]) * h + drive[:, t]
-        torch.testing.assert_close(states[:, t], h)
+        h = torch.exp(rate[..., t, None] * A) * h + drive[..., t, :]
+        torch.testing.assert_close(states[..., t, :], h)
 
 
 def test_unknown_backend_is_a_config_error():
