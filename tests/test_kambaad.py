@@ -163,3 +163,20 @@ def test_config_can_use_a_mixer_registered_in_a_test(tmp_path):
     detector = DETECTORS.build(cfg["model"], n_features=3, window=cfg["data"]["window"])
     detector.loss({"x": torch.randn(2, cfg["data"]["window"], 3)})["loss"].backward()
     assert any(isinstance(m, GRUMixer) for m in detector.modules())
+
+
+# --- tools/run_ablations.py ----------------------------------------------------------------------
+
+
+def test_run_ablations_tabulates_results_and_reports_missing_runs(tmp_path, capsys):
+    from tools.run_ablations import main
+
+    configs = [REPO / "configs/kambaad/kambaad_smap.py", REPO / "configs/kambaad/ablations/kan_point.py"]
+    done = tmp_path / "kambaad-kambaad_smap"
+    done.mkdir()
+    (done / "results.json").write_text('{"metrics": {"vus_pr": 0.5, "f1": 0.25}}')
+    code = main(["--configs", *map(str, configs), "trainer.epochs=1", "--runs", str(tmp_path), "--table-only"])
+    table = capsys.readouterr().out
+    assert code == 1  # one run has no results
+    assert "| kambaad-kambaad_smap | 0.5000 |" in table
+    assert "| kambaad-ablations-kan_point | no results" in table
