@@ -1,0 +1,2 @@
+# NASA MSL (telemanom layout). Get it: python -m data.download smap_msl --root datasets/SMAP_MSL
+data = dict(type="msl", root="datasets/SMAP_MSL", entities="all", window=100, batch_size=32)
