@@ -145,16 +145,25 @@ def speed_table(args: argparse.Namespace, device: str) -> list[str]:
     return rows
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (VmHWM; ru_maxrss would include the parent's peak
+    before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_probe(backend: str, batch: int, d_inner: int, d_state: int, length: int) -> dict:
-    """Run in a fresh process: peak RSS growth (MB) of forward, then of backward, above the inputs."""
+    """Run in a fresh process: peak RSS growth (MB) of forward, then of forward+backward, above the inputs."""
     torch.set_num_threads(1)
     inputs = make_inputs(batch, d_inner, d_state, length, "cpu")
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_mb()
     out = backend_fn(backend)(**inputs)
-    after_forward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after_forward = peak_rss_mb()
     out.sum().backward()
-    after_backward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"forward_mb": (after_forward - base) / 1024, "forward_backward_mb": (after_backward - base) / 1024}
+    after_backward = peak_rss_mb()
+    return {"forward_mb": after_forward - base, "forward_backward_mb": after_backward - base}
 
 
 def memory_table(args: argparse.Namespace) -> list[str]:

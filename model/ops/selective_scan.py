@@ -189,9 +189,9 @@ def _scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -
 def _chunk_size(delta: Tensor, A: Tensor) -> int:
     """Largest power-of-two chunk (<= MAX_CHUNK) whose log-decay range keeps exp() finite.
 
-    Inside a chunk the states use exp(S_t - m) * exp(m - S_s) with m the midpoint of the chunk's
-    cumulative log decay S, so both factors stay below exp(range / 2); the range over a chunk of
-    ``T`` steps (first step excluded) is at most ``(T - 1) * max|delta * A|``.
+    Inside a chunk the states use exp(S_t - m) * exp(m - S_s) with S = A * cumsum(delta) and m the
+    middle of S's range over the chunk, so both factors stay below exp(range / 2); that range over
+    ``T`` steps is at most ``(T - 1) * max|delta| * max|A|``.
     """
     rate = float((delta.detach().abs().amax(dim=(0, 2)) * A.detach().abs().amax(dim=1)).max())
     limit = 2.0 * _SAFE_EXPONENT[delta.dtype]
