@@ -17,7 +17,7 @@ Backends:
 ``auto`` picks ``mamba_ssm`` when possible, else ``torch_chunked``.
 
 On one CPU thread (benchmarks/scan.py) ``torch_chunked`` runs forward+backward 2-6x faster than
-``torch_ref`` when ``batch * d_inner * d_state`` per step is small (a few thousand), about as fast
+``torch_ref`` when ``batch * d_inner * d_state`` per step is small (a few thousand), 0.4-0.9x as fast
 when it is large (32K: both are then bound by elementwise arithmetic, and the chunked scan does
 more of it), and it needs ~15x less memory than the loop's autograd graph.
 """
