@@ -48,7 +48,7 @@ def test_overrides_parse_literals_and_nested_keys(config):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("trainer.epoch=3", "Unknown config key 'trainer.epoch'.*Did you mean 'trainer.epochs'"),
+        ("trainer.epoch=3", "Unknown key 'epoch' for 'trainer'.*Did you mean 'epochs'"),
         ("trainer.epochs=three", "'trainer.epochs' expects a int"),
         ("trainer.resume=1", "'trainer.resume' expects a bool"),
         ("sed=1", "Unknown config key 'sed'.*Did you mean 'seed'"),

@@ -117,7 +117,6 @@ class Trainer:
                 for name, value in outputs.items():
                     writer.add_scalar(f"train/{name}", value, self.step)
             if self.max_steps is not None and self.step >= self.max_steps:
-                self.finished = True
                 break
         bar.close()
         return total / max(count, 1)
@@ -166,8 +165,7 @@ class Trainer:
         else:
             self.bad_epochs += 1
         self.scheduler.step()
-        if self.epoch >= self.epochs or self.bad_epochs >= self.patience:
-            self.finished = True
+        self.finished = self._should_stop()
         if improved:
             save_checkpoint(self._state(), self.run_dir / BEST)
         save_checkpoint(self._state(), self.run_dir / LAST)
@@ -176,6 +174,13 @@ class Trainer:
             self.epoch, self.epochs, train_loss,
             "n/a (val_fraction=0: selecting on train loss)" if val_loss is None else f"{val_loss:.5g}",
             "  (best)" if improved else f"  (no improvement for {self.bad_epochs})",
+        )
+
+    def _should_stop(self) -> bool:
+        return (
+            self.epoch >= self.epochs
+            or self.bad_epochs >= self.patience
+            or (self.max_steps is not None and self.step >= self.max_steps)
         )
 
     def _state(self) -> dict:
@@ -198,7 +203,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = state["epoch"], state["step"]
-        self.best_val, self.bad_epochs, self.finished = state["best_val"], state["bad_epochs"], state["finished"]
+        self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
+        self.finished = self._should_stop()  # from the current limits: a resume may raise trainer.epochs
         set_rng_state(state["rng"])
         self.log.info("Resumed from %s at epoch %d (step %d).", path, self.epoch, self.step)
 

@@ -85,16 +85,20 @@ def accepted_params(obj: Callable[..., Any]) -> tuple[set[str], bool]:
 
 
 def check_kwargs(obj: Callable[..., Any], kwargs: dict, where: str) -> None:
-    """Reject keyword names that ``obj`` does not accept, with a did-you-mean."""
+    """Reject keyword names that ``obj`` does not accept, with a did-you-mean.
+
+    Names in ``obj.runtime_args`` (supplied by code, not by configs) are left out of the hint.
+    """
     names, open_ended = accepted_params(obj)
     if open_ended:
         return
+    configurable = names - set(getattr(obj, "runtime_args", ()))
     for key in kwargs:
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
+            close = difflib.get_close_matches(key, configurable, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
-                f"Unknown key '{key}' for {where}.{hint} Accepted keys: {', '.join(sorted(names))}."
+                f"Unknown key '{key}' for {where}.{hint} Accepted keys: {', '.join(sorted(configurable))}."
             )
 
 
