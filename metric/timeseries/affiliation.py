@@ -16,15 +16,15 @@ Time is continuous on ``[0, T)``; a point ``i`` of a 0/1 array is the half-open 
 
 Integrals are evaluated exactly (the distances are piecewise linear, so each integrand is a sum of
 ``max(linear, 0)`` pieces). Degenerate cases: no prediction at all -> precision NaN (published
-definition) and recall 0; no ground-truth event -> precision, recall and F1 NaN. F1 is the
-harmonic mean, NaN when recall is NaN and 0 when nothing is predicted (a detector that flags
-nothing must not vanish from a mean; TSB-AD returns NaN there).
+definition) and recall 0; no ground-truth event -> precision and recall NaN. ``compute_metrics`` takes
+the harmonic mean as F1, NaN without events and 0 when nothing is predicted (a detector that
+flags nothing must not vanish from a mean; TSB-AD returns NaN there).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from metric.timeseries.inputs import runs
+from metric.timeseries.segments import segments
 
 
 def _ramp_integral(offset: np.ndarray, slope: float, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -40,8 +40,8 @@ def _tail_integral(length: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.nda
 
 
 def affiliation_precision_recall(labels: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """Affiliation (precision, recall) of ``pred`` against ``labels`` (both (time,) 0/1)."""
-    gt_start, gt_end = runs(labels)
+    """Affiliation (precision, recall) of ``pred`` against ``labels`` (both ``(time,)`` bool or 0/1)."""
+    gt_start, gt_end = segments(labels)
     if not len(gt_start):
         return float("nan"), float("nan")
     if not pred.any():
@@ -53,10 +53,10 @@ def affiliation_precision_recall(labels: np.ndarray, pred: np.ndarray) -> tuple[
     zone_len = z1 - z0
 
     # elementary cells: prediction coverage, zone and side of the event are constant on each
-    pred_start, pred_end = runs(pred)
+    pred_start, pred_end = segments(pred)
     cuts = np.unique(np.concatenate((bounds, a, b, pred_start, pred_end)).astype(float))
     u, v = cuts[:-1], cuts[1:]
-    covered = pred[np.floor(u).astype(int)] == 1
+    covered = np.asarray(pred, dtype=bool)[np.floor(u).astype(int)]
     zone = np.searchsorted(bounds, u, side="right") - 1
     left_of, right_of = v <= a[zone], u >= b[zone]
     inside = ~left_of & ~right_of
@@ -92,11 +92,3 @@ def affiliation_precision_recall(labels: np.ndarray, pred: np.ndarray) -> tuple[
     zone_recall = np.bincount(zone, weights=recall_mass, minlength=len(a)) / (b - a)
     return precision, float(np.mean(zone_recall))
 
-
-def affiliation_f1(precision: float, recall: float) -> float:
-    """Harmonic mean of affiliation precision and recall; 0 when nothing is predicted (precision NaN, recall 0)."""
-    if np.isnan(recall):
-        return float("nan")
-    if np.isnan(precision) or precision + recall == 0:
-        return 0.0
-    return float(2 * precision * recall / (precision + recall))

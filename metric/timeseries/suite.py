@@ -16,6 +16,13 @@ Undefined values: labels without any anomaly give NaN for every metric except ``
 ``pa_precision`` (0 when something is predicted); labels that are all anomalous give NaN for the
 six threshold-free metrics. With nothing predicted, precision is 0 (scikit-learn's convention),
 affiliation precision is NaN (the paper's) and every F1 is 0.
+
+Agreement with TSB-AD 1.5 ``get_metrics(score, labels, slidingWindow=window, pred=pred)`` (checked
+in ``tests/test_metrics_ts.py``): identical AUC-ROC/PR, VUS-ROC/PR, point-wise F1 and affiliation
+F1. Deliberate differences: TSB-AD's point adjustment never adjusts index 0 and its event F1
+drops the last point of a segment that ends the series (both are fixed here); its affiliation F1
+is NaN when nothing is predicted (0 here); it has no Range-AUC that works for window >= 2 (here:
+the VUS surface at ``window``).
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from metric.timeseries.affiliation import affiliation_precision_recall
 from metric.timeseries.pointwise import adjust_predictions, event_f1, f1_of, pak_auc, precision_recall_f1
-from metric.timeseries.vus import range_auc_and_vus
+from metric.timeseries.vus import N_THRESHOLDS, range_auc_and_vus
 from util.errors import DataError
 
 METRIC_KEYS = (
@@ -74,6 +81,7 @@ def compute_metrics(
     pred: np.ndarray | None = None,
     threshold: float | np.ndarray | None = None,
     window: int = 100,
+    n_thresholds: int = N_THRESHOLDS,
 ) -> dict[str, float]:
     """Every time-series metric of one entity (see module docstring); inputs are never modified.
 
@@ -82,7 +90,8 @@ def compute_metrics(
         scores: ``(time,)`` finite anomaly scores, higher = more anomalous.
         pred: ``(time,)`` binary predictions; overrides ``threshold``.
         threshold: number or ``(time,)`` per-point thresholds.
-        window: buffer of Range-AUC and largest buffer of VUS (TSB-AD's ``slidingWindow``).
+        window: buffer of Range-AUC and largest buffer of VUS (TSB-AD's ``slidingWindow``, 100).
+        n_thresholds: score thresholds of each Range-AUC curve (TSB-AD's ``thre``, 250).
     Raises:
         DataError: NaN/inf scores, lengths that disagree, non-binary labels or predictions.
     """
@@ -91,11 +100,13 @@ def compute_metrics(
     predicted = predictions(scores, pred, threshold)
     if int(window) != window or window < 0:
         raise DataError(f"window must be a non-negative integer, got {window!r}.")
+    if int(n_thresholds) != n_thresholds or n_thresholds < 1:
+        raise DataError(f"n_thresholds must be a positive integer, got {n_thresholds!r}.")
     constant = labels.all() or not labels.any()
     out = {
         "auc_roc": float("nan") if constant else float(roc_auc_score(labels, scores)),
         "auc_pr": float("nan") if constant else float(average_precision_score(labels, scores)),
-        **range_auc_and_vus(labels, scores, int(window)),
+        **range_auc_and_vus(labels, scores, int(window), int(n_thresholds)),
     }
     out["precision"], out["recall"], out["f1"] = precision_recall_f1(labels, predicted)
     out["pa_precision"], out["pa_recall"], out["pa_f1"] = precision_recall_f1(labels, adjust_predictions(labels, predicted))

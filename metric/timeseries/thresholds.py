@@ -13,10 +13,12 @@ optimistic protocol).
   scores: a generalised Pareto distribution is fitted by maximum likelihood
   (``scipy.stats.genpareto``, location 0) to the excesses over their ``level`` quantile t, and the
   threshold is the score exceeded with probability q: ``z_q = t + s/g ((q n / N_t)^-g - 1)``.
-- ``spot(q=1e-3, level=0.98)``: streaming POT over the test scores, initialised by ``pot`` on the
-  validation scores; a test score above the current z_q is an alarm and leaves the model
-  unchanged, a score between t and z_q is added to the excesses and the GPD is refitted.
-  Returns one threshold per test point (no labels used).
+- ``spot(q=1e-3, level=0.98, per_point=True)``: streaming POT over the test scores (in order,
+  no labels), initialised by ``pot`` on the validation scores; a test score above the current z_q
+  is an alarm and leaves the model unchanged, a score between t and z_q is added to the excesses
+  and the GPD is refitted. Returns the threshold in force at each test point, ``(test time,)``,
+  or with ``per_point=False`` the final threshold (one float, applied to every point afterwards).
+  Both pot and spot need at least ``MIN_EXCESSES`` validation scores above the ``level`` quantile.
 - ``best_f1()``: ORACLE, the threshold that maximises point-wise F1 on the test labels.
 """
 from __future__ import annotations
@@ -133,7 +135,11 @@ class StreamingPeaksOverThreshold(_PeaksOverThreshold):
 
     uses_test_scores = True
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> np.ndarray:
+    def __init__(self, q: float = 1e-3, level: float = 0.98, per_point: bool = True) -> None:
+        super().__init__(q, level)
+        self.per_point = per_point
+
+    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> np.ndarray | float:
         initial, excesses, n_seen = self._initialise(val_scores, "spot")
         test = _finite_scores(test_scores, "test scores", "spot")
         peaks = list(excesses)
@@ -147,7 +153,7 @@ class StreamingPeaksOverThreshold(_PeaksOverThreshold):
             if score > initial:
                 peaks.append(score - initial)
                 current = _gpd_quantile(np.asarray(peaks), initial, n_seen, self.q)
-        return out
+        return out if self.per_point else float(current)
 
 
 @THRESHOLDS.register("best_f1")

@@ -2,7 +2,7 @@
 
 Exact vectorised re-implementation of TSB-AD's ``get_metrics(..., version='opt', thre=250)``:
 
-- Thresholds: the scores at ranks ``linspace(0, T - 1, 250).astype(int)`` of the descending
+- Thresholds: the scores at ranks ``linspace(0, T - 1, n_thresholds).astype(int)`` (default 250) of the descending
   sort; a point is predicted when ``score >= threshold``.
 - Buffer ``w`` (0..window): every anomaly segment ``[s, e]`` is extended by ``h = w // 2`` points
   each side with weights ``sqrt(1 - d / w)`` at distance d = 1..h (weights of overlapping
@@ -96,9 +96,9 @@ def range_auc_curves(labels: np.ndarray, scores: np.ndarray, window: int, n_thre
     return roc, pr
 
 
-def range_auc_and_vus(labels: np.ndarray, scores: np.ndarray, window: int) -> dict[str, float]:
+def range_auc_and_vus(labels: np.ndarray, scores: np.ndarray, window: int, n_thresholds: int = N_THRESHOLDS) -> dict[str, float]:
     """``range_auc_roc``, ``range_auc_pr`` (buffer ``window``) and ``vus_roc``, ``vus_pr`` (mean over 0..window)."""
     if labels.all() or not labels.any():
         return dict.fromkeys(("range_auc_roc", "range_auc_pr", "vus_roc", "vus_pr"), float("nan"))
-    roc, pr = range_auc_curves(labels, scores, window)
+    roc, pr = range_auc_curves(labels, scores, window, n_thresholds)
     return {"range_auc_roc": float(roc[-1]), "range_auc_pr": float(pr[-1]), "vus_roc": float(roc.mean()), "vus_pr": float(pr.mean())}
