@@ -1,7 +1,7 @@
 """Command line: the time-series metric suite on your own labels and scores.
 
     python -m metric --labels labels.npy --scores scores.npy [--pred pred.npy]
-                     [--threshold-rule percentile] [--threshold-q 99] [--val-scores val.npy]
+                     [--threshold-rule percentile] [--threshold-q|--q 99] [--val-scores val.npy]
                      [--window 100] [--n-thresholds 250] [--json]
 
 Inputs are one value per time step, as ``.npy``, ``.csv`` or ``.txt`` (one column, an optional
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scores", required=True, help="anomaly scores, higher = more anomalous")
     parser.add_argument("--pred", help="binary predictions; overrides the threshold rule")
     parser.add_argument("--threshold-rule", default="percentile", help=f"one of: {', '.join(THRESHOLDS.names())} (default percentile)")
-    parser.add_argument("--threshold-q", type=float, help="the rule's main parameter (see module docstring)")
+    parser.add_argument("--threshold-q", "--q", type=float, help="the rule's main parameter (see module docstring)")
     parser.add_argument("--val-scores", help="validation scores for the threshold rule")
     parser.add_argument("--window", type=int, default=100, help="Range-AUC buffer and largest VUS buffer (default 100)")
     parser.add_argument("--n-thresholds", type=int, default=250, help="thresholds per Range-AUC curve (default 250)")
