@@ -1,4 +1,4 @@
-"""``python -m metric`` end to end in a subprocess: file formats, JSON keys, threshold notes, exit status 2 on bad input."""
+"""``python -m metric``: file formats, JSON keys, threshold rules and clear errors (exit 2)."""
 from __future__ import annotations
 
 import json
@@ -9,80 +9,83 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from metric.__main__ import main
 from metric.timeseries import METRIC_KEYS, compute_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "metric", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture()
-def series(tmp_path):
-    """Labels with two events and scores that rise on them, as .npy, .csv (with header) and .txt."""
+@pytest.fixture
+def series(tmp_path: Path) -> dict[str, Path]:
+    """Labels (.npy), scores (.csv with a header), validation scores (.txt) and predictions (.npy)."""
     rng = np.random.default_rng(0)
-    labels = np.zeros(400, dtype=int)
-    labels[100:120] = labels[300:310] = 1
+    labels = np.zeros(400, dtype=np.int64)
+    labels[0:5], labels[200:230] = 1, 1
     scores = rng.random(400) + labels
-    val = rng.random(300)
-    np.save(tmp_path / "labels.npy", labels)
-    np.savetxt(tmp_path / "scores.csv", scores, delimiter=",", header="score", comments="")
-    np.savetxt(tmp_path / "val.txt", val)
-    return tmp_path, labels, scores, val
+    paths = {name: tmp_path / f"{name}{ext}" for name, ext in (("labels", ".npy"), ("scores", ".csv"), ("val", ".txt"), ("pred", ".npy"))}
+    np.save(paths["labels"], labels)
+    np.savetxt(paths["scores"], scores, delimiter=",", header="score", comments="")
+    np.savetxt(paths["val"], rng.random(300))
+    np.save(paths["pred"], (scores > 1.2).astype(np.int64))
+    return paths
 
 
-def test_json_has_exactly_the_metric_keys_and_matches_the_library(series):
-    folder, labels, scores, val = series
-    result = run_cli("--labels", folder / "labels.npy", "--scores", folder / "scores.csv", "--val-scores", folder / "val.txt", "--q", 95, "--window", 20, "--json")
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert list(out) == list(METRIC_KEYS)
-    expected = compute_metrics(labels, scores, threshold=np.percentile(val, 95), window=20)
+def run_json(capsys, *argv: str) -> dict:
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_exactly_the_metric_keys_and_matches_the_api(series, capsys):
+    out = run_json(capsys, "--labels", str(series["labels"]), "--scores", str(series["scores"]), "--val-scores", str(series["val"]), "--threshold-q", "95")
+    assert tuple(out) == METRIC_KEYS
+    labels, scores = np.load(series["labels"]), np.loadtxt(series["scores"], skiprows=1)
+    expected = compute_metrics(labels, scores, threshold=np.percentile(np.loadtxt(series["val"]), 95))
     assert out == pytest.approx(expected)
-    assert "test scores" not in result.stderr  # calibrated on the validation scores
 
 
-def test_pred_file_and_table_output_label_point_adjustment_as_legacy(series):
-    folder, labels, scores, _ = series
-    pred = (scores > 0.9).astype(int)
-    np.savetxt(folder / "pred.txt", pred, fmt="%d")
-    result = run_cli("--labels", folder / "labels.npy", "--scores", folder / "scores.csv", "--pred", folder / "pred.txt", "--window", 10)
-    assert result.returncode == 0, result.stderr
-    assert "legacy" in result.stdout and "pa_f1" in result.stdout
-    f1 = compute_metrics(labels, scores, pred=pred, window=10)["f1"]
-    assert f"{100 * f1:.2f}" in result.stdout
+def test_pred_file_overrides_the_rule(series, capsys):
+    out = run_json(capsys, "--labels", str(series["labels"]), "--scores", str(series["scores"]), "--pred", str(series["pred"]), "--window", "10")
+    labels, scores = np.load(series["labels"]), np.loadtxt(series["scores"], skiprows=1)
+    assert out == pytest.approx(compute_metrics(labels, scores, pred=np.load(series["pred"]), window=10))
 
 
-def test_without_val_scores_the_rule_says_it_used_the_test_scores(series):
-    folder, labels, scores, _ = series
-    result = run_cli("--labels", folder / "labels.npy", "--scores", folder / "scores.csv", "--json")
-    assert result.returncode == 0 and "test scores" in result.stderr
-    assert json.loads(result.stdout)["f1"] == pytest.approx(compute_metrics(labels, scores, threshold=np.percentile(scores, 99))["f1"])
+def test_without_val_scores_the_test_scores_are_used_and_said(series, capsys):
+    assert main(["--labels", str(series["labels"]), "--scores", str(series["scores"])]) == 0
+    captured = capsys.readouterr()
+    assert "calibrated on the test scores" in captured.err
+    assert "vus_pr" in captured.out and "point-adjusted (legacy" in captured.out
 
 
-def test_best_f1_is_reported_as_an_oracle(series):
-    folder, *_ = series
-    result = run_cli("--labels", folder / "labels.npy", "--scores", folder / "scores.csv", "--threshold-rule", "best_f1")
-    assert result.returncode == 0, result.stderr
-    assert "ORACLE" in result.stdout + result.stderr
+def test_oracle_rule_is_flagged(series, capsys):
+    assert main(["--labels", str(series["labels"]), "--scores", str(series["scores"]), "--threshold-rule", "best_f1"]) == 0
+    assert "ORACLE" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    "make_args, message",
+    "extra, message",
     [
-        (lambda f: ["--labels", f / "labels.npy", "--scores", f / "missing.npy"], "not found"),
-        (lambda f: ["--labels", f / "short.npy", "--scores", f / "scores.csv"], "ength"),
-        (lambda f: ["--labels", f / "labels.npy", "--scores", f / "nan.npy", "--pred", f / "labels.npy"], "NaN"),
-        (lambda f: ["--labels", f / "labels.npy", "--scores", f / "scores.json"], "unsupported"),
-        (lambda f: ["--labels", f / "labels.npy", "--scores", f / "scores.csv", "--threshold-rule", "nope"], "nope"),
+        (["--scores", "missing.npy"], "file not found"),
+        (["--scores", "{val}"], "Length mismatch"),
+        (["--scores", "{scores}", "--threshold-rule", "nope"], "Unknown threshold rule"),
+        (["--scores", "{scores}", "--threshold-rule", "best_f1", "--threshold-q", "3"], "does not apply"),
+        (["--scores", "{bad}"], "NaN/inf"),
     ],
 )
-def test_bad_inputs_exit_2_with_one_message(series, make_args, message):
-    folder, labels, scores, _ = series
-    np.save(folder / "short.npy", labels[:-1])
-    np.save(folder / "nan.npy", np.where(np.arange(len(scores)) == 5, np.nan, scores))
-    (folder / "scores.json").write_text("[]")
-    result = run_cli(*make_args(folder))
-    assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+def test_user_errors_print_one_line_and_exit_2(series, tmp_path, capsys, extra, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0.1\nnan\n" + "0.2\n" * 398)
+    names = {"val": series["val"], "scores": series["scores"], "bad": bad}
+    argv = ["--labels", str(series["labels"]), *[a.format(**names) for a in extra]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0] and "Traceback" not in err
+
+
+def test_module_entry_point_runs(series):
+    result = subprocess.run(
+        [sys.executable, "-m", "metric", "--labels", str(series["labels"]), "--scores", str(series["scores"]), "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert tuple(json.loads(result.stdout)) == METRIC_KEYS
