@@ -1,4 +1,4 @@
-"""ssmad command line: train, test and profile anomaly detectors assembled from config files."""
+"""ssmad command line: train, test, profile and predict with anomaly detectors assembled from config files."""
 from __future__ import annotations
 
 import argparse
@@ -13,14 +13,18 @@ examples:
   python run.py -c configs/kambaad/kambaad_synthetic.py -m test work_dir=runs/ae evaluation.protocol=legacy
   python run.py -c configs/kambaad/kambaad_synthetic.py -m profile
   python run.py -c configs/baselines/dense_ae_synthetic.py -m train data.type=csv data.test_path=my.csv
+  python run.py -c configs/baselines/dense_ae_synthetic.py -m predict checkpoint=runs/ae data.path=new.csv
+  python run.py -c configs/baselines/dense_ae_smap.py -m train entity_mode=separate   # one model per channel
+  torchrun --nproc_per_node 2 run.py -c configs/baselines/dense_ae_synthetic.py -m train   # DDP (gloo on CPU, nccl on GPU)
 
 overrides (trailing key=value, applied after _base_ inheritance; unknown keys are errors):
   trainer.epochs=N  trainer.max_steps=N  trainer.resume=true  data.max_points=N  data.window=N
   work_dir=PATH (run folder)  checkpoint=PATH (-m test: a checkpoint file or run folder)
-  device=cpu|cuda|auto  seed=N  evaluation.protocol=honest|legacy
+  device=cpu|cuda|auto  seed=N  evaluation.protocol=honest|legacy  entity_mode=joint|separate
+  -m predict: data.path=FILE (.csv/.npy; same as predict.path)  predict.chunk_size=N  predict.entity=NAME
 """
 
-MODES = ("train", "test", "profile")
+MODES = ("train", "test", "profile", "predict")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,14 +38,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-c", "--config", required=True, help="config file, e.g. configs/kambaad/kambaad_smd.py")
-    parser.add_argument("-m", "--mode", choices=MODES, default="train", help="train (fit, then evaluate), test (evaluate a trained run) or profile (FLOPs and parameters)")
-    parser.add_argument("--debug", action="store_true", help="show full Python tracebacks for user errors")
+    parser.add_argument("-m", "--mode", choices=MODES, default="train", help="train (fit, then evaluate), test (evaluate a trained run), profile (FLOPs and parameters) or predict (score a new series with a trained run)")
+    parser.add_argument("--debug", action="store_true", help="show full Python tracebacks (for any error)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. trainer.epochs=2")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (0 ok, 2 user error, 1 internal error, 130 interrupted).
+
+    Errors are printed as one ``error:`` paragraph without a traceback unless ``--debug``.
+    """
     args = parse_args(argv)
     from util.errors import UserError
 
@@ -52,12 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {exc}", 2)
     except KeyboardInterrupt:
-        print("interrupted: continue a training run with trainer.resume=true work_dir=<its run folder>", file=sys.stderr)
-        return 130
+        return _fail("interrupted: continue a training run with trainer.resume=true work_dir=<its run folder>", 130)
+    except Exception as exc:  # a bug, not a user error: keep the message, hide the traceback
+        if args.debug:
+            raise
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+            return _fail(f"error: out of memory ({exc}). Lower data.batch_size or data.window, or set data.max_points=N.", 2)
+        return _fail(f"error: internal error {type(exc).__name__}: {exc}. This is a bug in ssmad; rerun with --debug for the traceback and report it.", 1)
+    finally:
+        from util.distributed import shutdown
+
+        shutdown()
     return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(" ".join(message.split()), file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """The one training loop every detector uses: optimiser, scheduler, clipping, AMP on CUDA,
 validation-based early stopping and best-checkpoint selection (never on test data),
-crash-safe checkpoints with RNG state, resume, TensorBoard scalars and progress bars."""
+crash-safe checkpoints with RNG state, resume, TensorBoard scalars and progress bars.
+
+Under torchrun (world size > 1) the detector's loss runs through ``DistributedDataParallel``,
+each rank trains on its share of every global batch (``util.distributed.ShardedBatchSampler``),
+and only rank 0 writes checkpoints, TensorBoard events and log lines."""
 from __future__ import annotations
 
 import math
@@ -9,10 +13,13 @@ from typing import Any
 
 import torch
 from tensorboardX import SummaryWriter
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.detectors.base import Detector
 from util.checkpoint import load_checkpoint, save_checkpoint
+from util import distributed as dist
 from util.device import move_batch
 from util.errors import CheckpointError, UserError
 from util.logging import get_logger
@@ -24,6 +31,27 @@ LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
 
 class NonFiniteLossError(UserError):
     """Training produced a NaN or infinite loss."""
+
+
+class _LossModule(nn.Module):
+    """``forward`` is the detector's loss, so DDP's gradient hooks see the whole objective."""
+
+    def __init__(self, detector: Detector) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, batch: dict) -> dict:
+        return self.detector.loss(batch)
+
+
+class _NullWriter:
+    """Stands in for the TensorBoard writer on ranks other than 0."""
+
+    def add_scalar(self, *args: Any) -> None:
+        """Discard."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 @TRAINERS.register("base")
@@ -66,7 +94,8 @@ class Trainer:
         self.seed, self.model_cfg = seed, model_cfg or {}
         self.epochs, self.max_steps, self.grad_clip = epochs, max_steps, grad_clip
         self.amp = amp and device.type == "cuda"
-        self.patience, self.resume, self.log_every, self.progress = patience, resume, log_every, progress
+        self.patience, self.resume, self.log_every = patience, resume, log_every
+        self.progress = progress and dist.is_main()
         self.log = get_logger()
         params = [p for p in detector.parameters() if p.requires_grad]
         self.optimizer = OPTIMIZERS.build(optimizer or dict(type="adam"), params=params) if detector.trainable and params else None
@@ -74,6 +103,9 @@ class Trainer:
             SCHEDULERS.build(scheduler or dict(type="none"), optimizer=self.optimizer, epochs=epochs) if self.optimizer else None
         )
         self.epoch, self.step, self.best_val, self.bad_epochs, self.finished = 0, 0, math.inf, 0, False
+        self.loss_fn: nn.Module = _LossModule(detector)
+        if dist.world_size() > 1 and self.optimizer is not None:
+            self.loss_fn = DistributedDataParallel(self.loss_fn, device_ids=[device] if device.type == "cuda" else None)
 
     # ------------------------------------------------------------------ public
     def fit(self) -> None:
@@ -86,7 +118,7 @@ class Trainer:
         if self.finished:
             self.log.info("Training had already finished (epoch %d); nothing to resume.", self.epoch)
             return
-        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        writer = SummaryWriter(str(self.run_dir / "tensorboard")) if dist.is_main() else _NullWriter()
         try:
             while self.epoch < self.epochs and not self.finished:
                 train_loss = self._train_epoch(writer)
@@ -101,12 +133,12 @@ class Trainer:
         self.detector.fit_offline(self.data.train_series())
         self.finished = True
         state = self._state()
-        save_checkpoint(state, self.run_dir / BEST)
-        save_checkpoint(state, self.run_dir / LAST)
+        self._save(state, BEST)
+        self._save(state, LAST)
 
     def _train_epoch(self, writer: SummaryWriter) -> float:
         self.detector.train()
-        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch)
+        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch, rank=dist.rank(), num_replicas=dist.world_size())
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.epochs}", disable=not self.progress, dynamic_ncols=True)
         for batch in bar:
@@ -123,21 +155,36 @@ class Trainer:
 
     def _train_step(self, batch: dict) -> dict[str, float]:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            outputs = self.detector.loss(batch)
+            outputs = self.loss_fn(batch)
         loss = outputs["loss"]
-        if not torch.isfinite(loss):
+        weight, global_loss = self._rank_weight(loss, batch)
+        if not torch.isfinite(global_loss):
             raise NonFiniteLossError(
-                f"The training loss became {loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}. "
+                f"The training loss became {global_loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}. "
                 f"The last good checkpoint is kept in {self.run_dir}. Lower trainer.optimizer.lr, set "
                 "trainer.grad_clip=1.0, or check the data for extreme values."
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight).backward()
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.detector.parameters(), self.grad_clip)
         self.optimizer.step()
         self.step += 1
-        return {k: float(v.detach()) for k, v in outputs.items() if torch.is_tensor(v) and v.numel() == 1}
+        scalars = {k: float(v.detach()) for k, v in outputs.items() if torch.is_tensor(v) and v.numel() == 1}
+        return scalars | {"loss": float(global_loss)}
+
+    def _rank_weight(self, loss: torch.Tensor, batch: dict) -> tuple[float, torch.Tensor]:
+        """(weight of this rank's loss, mean loss over the global batch).
+
+        Under DDP the weight is this rank's share of the global batch times the world size, so
+        that DDP's gradient average equals the gradient of the global-batch mean loss; the mean
+        loss is the same on every rank (logs, finiteness check). A single process: (1, loss).
+        """
+        if dist.world_size() == 1:
+            return 1.0, loss.detach()
+        local = next(v for v in batch.values() if torch.is_tensor(v)).shape[0]
+        totals = dist.all_reduce_sum(torch.stack([loss.detach().float() * local, torch.tensor(float(local), device=loss.device)]))
+        return local * dist.world_size() / float(totals[1]), totals[0] / totals[1]
 
     @torch.no_grad()
     def _validate(self) -> float | None:
@@ -167,8 +214,8 @@ class Trainer:
         self.scheduler.step()
         self.finished = self._should_stop()
         if improved:
-            save_checkpoint(self._state(), self.run_dir / BEST)
-        save_checkpoint(self._state(), self.run_dir / LAST)
+            self._save(self._state(), BEST)
+        self._save(self._state(), LAST)
         self.log.info(
             "epoch %d/%d  train loss %.5g  val loss %s%s",
             self.epoch, self.epochs, train_loss,
@@ -182,6 +229,12 @@ class Trainer:
             or self.bad_epochs >= self.patience
             or (self.max_steps is not None and self.step >= self.max_steps)
         )
+
+    def _save(self, state: dict, name: str) -> None:
+        """Rank 0 writes; every rank waits, so no rank reads a checkpoint before it exists."""
+        if dist.is_main():
+            save_checkpoint(state, self.run_dir / name)
+        dist.barrier()
 
     def _state(self) -> dict:
         return {

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from data.timeseries.pipeline import TimeSeriesData
-from data.timeseries.windows import fold_window_scores
+from data.timeseries.windows import fold_window_scores, identity_collate
 from metric.timeseries import aggregate, compute_metrics
 from model.detectors.base import Detector
+from util import distributed as dist
 from util.device import move_batch
 from util.errors import ConfigError
 from util.logging import get_logger
@@ -32,14 +34,24 @@ BASELINES = ("random", "zscore")
 
 @torch.inference_mode()
 def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, device: torch.device, progress: bool = False) -> np.ndarray:
-    """One anomaly score per step of ``series`` ``(time, features)``."""
+    """One anomaly score per step of ``series`` ``(time, features)``.
+
+    Under torchrun each rank scores every ``world_size``-th window and the (start, scores) pairs
+    are gathered, so every window is scored once and every point folded once.
+    """
     detector.eval()
     loader = data.series_loader(series)
+    windows = loader.dataset
+    mine = np.arange(dist.rank(), len(windows), dist.world_size())
+    if dist.world_size() > 1:
+        loader = DataLoader(Subset(windows, mine.tolist()), batch_size=loader.batch_size, collate_fn=identity_collate)
     chunks = [
         detector.score(move_batch(batch, device)).float().cpu().numpy()
-        for batch in tqdm(loader, desc="scoring", disable=not progress, leave=False, dynamic_ncols=True)
+        for batch in tqdm(loader, desc="scoring", disable=not progress or not dist.is_main(), leave=False, dynamic_ncols=True)
     ]
-    return fold_window_scores(np.concatenate(chunks), loader.dataset.starts.numpy(), len(series))
+    scores = np.concatenate(chunks) if chunks else np.empty((0, data.window), np.float32)
+    gathered = dist.all_gather_object((windows.starts.numpy()[mine], scores))
+    return fold_window_scores(np.concatenate([g[1] for g in gathered]), np.concatenate([g[0] for g in gathered]), len(series))
 
 
 @EVALUATORS.register("timeseries")
@@ -92,6 +104,8 @@ class TimeSeriesEvaluator:
         }
         if self.baselines:
             results["baselines"] = {name: self._measure(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)["metrics"] for name in BASELINES}
+        if not dist.is_main():
+            return results
         np.savez_compressed(
             run_dir / "scores.npz",
             **{f"{e.name}/scores": s["test"] for e, s in zip(data.entities, model_scores)},
@@ -105,10 +119,12 @@ class TimeSeriesEvaluator:
 
     # ----------------------------------------------------------------- scoring
     def _score_all(self, detector: Detector, data: TimeSeriesData, device: torch.device, progress: bool = False) -> list[dict[str, np.ndarray]]:
-        """Per entity: scores of its test, validation and training parts."""
+        """Per entity: scores of its test and validation parts, and of its training part when
+        the threshold rule needs it (the legacy train+test percentile)."""
         out = []
         for entity in data.entities:
-            parts = {"test": entity.test, "val": entity.val, "train": entity.train}
+            train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
+            parts = {"test": entity.test, "val": entity.val, "train": train}
             out.append({k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()})
         return out
 

@@ -4,6 +4,16 @@ device = "auto"  # "auto" picks CUDA when present, else CPU; or "cpu", "cuda", "
 work_dir = None  # None: runs/<config-name>/<timestamp>/; a path: the run folder exactly there
 checkpoint = None  # -m test/predict: a checkpoint file or run folder to evaluate
 num_threads = None  # torch.set_num_threads on CPU; None leaves PyTorch's default
+entity_mode = "joint"  # several entities: "joint" (one model over all) or "separate" (one model each, runs/<...>/entities/<name>/)
+
+# -m predict: score a new series with a trained run (checkpoint=RUN); `data.path=x` is accepted for `predict.path=x`.
+predict = dict(
+    path=None,  # a .csv (one column per feature, optional timestamp column) or a .npy (time, features)
+    timestamp_column=None,  # CSV column with timestamps (None: a column named timestamp/time/date if present)
+    entity=None,  # the entity whose training scaler and threshold apply (None: the run's only entity)
+    chunk_size=100_000,  # rows read and scored at a time
+    output=None,  # folder for scores.csv and the plot (None: <run>/predict/<file stem>/)
+)
 
 trainer = dict(
     type="base",

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from data.timeseries.base import Entity, TimeSeriesSource
 from data.timeseries.validate import validate_entity
 from data.timeseries.windows import WindowDataset, identity_collate
+from util.distributed import ShardedBatchSampler
 from util.errors import ConfigError, DataError
 
 SCALERS = ("standard", "minmax", "none")
@@ -28,6 +29,8 @@ class PreparedEntity:
     test: np.ndarray
     test_labels: np.ndarray
     test_timestamps: np.ndarray | None
+    shift: np.ndarray | None = None  # scaler statistics of the training part, (features,)
+    scale: np.ndarray | None = None
 
 
 def fit_scaler(train: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -97,29 +100,33 @@ class TimeSeriesData:
         def apply(a: np.ndarray) -> np.ndarray:
             return ((a - shift) / scale).astype(np.float32)
 
-        return PreparedEntity(entity.name, apply(fit_part), apply(val), apply(test), labels.astype(np.int64), stamps)
+        return PreparedEntity(entity.name, apply(fit_part), apply(val), apply(test), labels.astype(np.int64), stamps, shift, scale)
 
     @property
     def model_kwargs(self) -> dict:
         """Keyword arguments every time-series detector is built with."""
         return {"n_features": self.n_features, "window": self.window}
 
-    def _loader(self, series: list[np.ndarray], stride: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    def _loader(self, series: list[np.ndarray], stride: int, shuffle: bool, seed: int = 0, rank: int = 0, num_replicas: int = 1) -> DataLoader:
         dataset = WindowDataset(series, self.window, stride)
-        generator = torch.Generator().manual_seed(seed) if shuffle else None
+        if num_replicas > 1:  # this rank's part of each global batch (util.distributed)
+            batching = dict(batch_sampler=ShardedBatchSampler(len(dataset), self.batch_size, seed, rank, num_replicas))
+        else:
+            batching = dict(batch_size=self.batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed) if shuffle else None)
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            **batching,
             collate_fn=identity_collate,
             num_workers=self.source.num_workers,
             pin_memory=torch.cuda.is_available(),
         )
 
-    def train_loader(self, seed: int) -> DataLoader:
-        """Shuffled training windows; the order is a function of ``seed`` alone (resumable)."""
-        return self._loader([e.train for e in self.entities], self.source.train_stride, shuffle=True, seed=seed)
+    def train_loader(self, seed: int, rank: int = 0, num_replicas: int = 1) -> DataLoader:
+        """Shuffled training windows; the order is a function of ``seed`` alone (resumable).
+
+        With ``num_replicas > 1`` (torchrun), rank ``rank``'s share of each global batch.
+        """
+        return self._loader([e.train for e in self.entities], self.source.train_stride, shuffle=True, seed=seed, rank=rank, num_replicas=num_replicas)
 
     def val_loader(self) -> DataLoader | None:
         """Validation windows (tail of each training series), or None when val_fraction is 0."""

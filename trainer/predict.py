@@ -1,0 +1,276 @@
+"""``-m predict``: score a new series with a trained run, chunk by chunk, at its calibrated threshold.
+
+    python run.py -c CONFIG -m predict checkpoint=RUN data.path=new.csv
+
+Everything comes from the run folder (``calibration.json``, written when the run was evaluated):
+the window and stride, the training scaler statistics and the threshold, so the training data is
+never read again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for
+CSV, a memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next,
+and the scores equal a one-shot pass over the whole series (same windows, same averaging).
+Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from metric.timeseries.suite import predictions
+from trainer.base import BEST, restore_weights
+from util import distributed as dist
+from util.checkpoint import load_checkpoint
+from util.errors import CheckpointError, ConfigError, DataError
+from util.logging import get_logger
+from util.registry import DETECTORS
+
+TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
+CALIBRATION = "calibration.json"
+
+
+def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
+    """Score ``cfg["predict"]["path"]`` with the run's detector; returns a summary dict."""
+    options = cfg["predict"]
+    if not options.get("path"):
+        raise ConfigError("-m predict needs the series to score: add data.path=FILE (a .csv or .npy), e.g. data.path=new.csv.")
+    if not dist.is_main():
+        return {}
+    path = Path(options["path"])
+    ckpt, run_dir = _entity_run(ckpt, run_dir, options.get("entity"))
+    calibration = read_calibration(run_dir)
+    entity = _entity(calibration, options.get("entity"), run_dir)
+    threshold = np.asarray(calibration["threshold"], dtype=np.float64)
+    if threshold.ndim:
+        raise CheckpointError(f"{run_dir / CALIBRATION}: the run's threshold is per point (rule {calibration.get('threshold_rule')}); predict needs a single threshold. Evaluate the run with a percentile rule.")
+    window, n_features = calibration["window"], calibration["n_features"]
+    detector = DETECTORS.build(cfg["model"], n_features=n_features, window=window).to(device)
+    restore_weights(detector, load_checkpoint(ckpt, map_location=device), cfg["model"], ckpt)
+    detector.eval()
+
+    shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float32) for k in ("shift", "scale"))
+    cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path)
+    pending: list[np.ndarray] = []  # timestamps of rows read but not yet written
+
+    def scaled_values() -> Iterator[np.ndarray]:
+        for stamps, values in read_chunks(path, int(options["chunk_size"]), n_features, options.get("timestamp_column")):
+            pending.append(stamps)
+            yield (cleaner(values) - shift) / scale
+
+    out_dir = Path(options["output"]) if options.get("output") else run_dir / "predict" / path.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scorer = window_scorer(detector, device, calibration["batch_size"])
+    parts = []
+    with open(out_dir / "scores.csv", "w") as f:
+        f.write("timestamp,score,is_anomaly\n")
+        for scores in stream_scores(scaled_values(), scorer, window, calibration["test_stride"]):
+            stamps = np.concatenate(pending)
+            pending[:] = [stamps[len(scores) :]]
+            flags = predictions(scores, None, float(threshold)).astype(int)
+            pd.DataFrame({"timestamp": stamps[: len(scores)], "score": scores, "is_anomaly": flags}).to_csv(f, header=False, index=False)
+            parts.append(scores.astype(np.float32))
+    scores = np.concatenate(parts)
+    plot_predictions(out_dir / "scores.png", scores, float(threshold), f"{path.name}: {cfg['model']['type']} scores")
+    summary = {"path": str(path), "points": len(scores), "anomalies": int((scores >= threshold).sum()), "threshold": float(threshold), "output": str(out_dir)}
+    get_logger().info("predict: %d points, %d flagged at threshold %.6g; wrote %s", summary["points"], summary["anomalies"], summary["threshold"], out_dir / "scores.csv")
+    return summary
+
+
+def _entity_run(ckpt: Path, run_dir: Path, entity: str | None) -> tuple[Path, Path]:
+    """(checkpoint, folder with calibration.json); an ``entity_mode=separate`` run needs ``predict.entity``."""
+    entities = run_dir / "entities"
+    if ckpt.is_file() or not entities.is_dir():
+        if not ckpt.is_file():
+            raise CheckpointError(f"Checkpoint not found: {ckpt}. Pass checkpoint=RUN_FOLDER of a trained run (-m train first).")
+        return ckpt, ckpt.parent
+    names = sorted(p.name for p in entities.iterdir() if (p / BEST).is_file())
+    if entity not in names:
+        raise ConfigError(f"{run_dir} holds one model per entity; choose one with predict.entity=NAME (one of: {', '.join(names) or 'none trained yet'}).")
+    return entities / entity / BEST, entities / entity
+
+
+def read_calibration(run_dir: Path) -> dict:
+    """The run's ``calibration.json`` (threshold, window, scalers)."""
+    path = run_dir / CALIBRATION
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: the run was never evaluated. Evaluate it once (python run.py -c CONFIG -m test work_dir={run_dir}), then predict.")
+    return json.loads(path.read_text())
+
+
+def _entity(calibration: dict, entity: str | None, run_dir: Path) -> str:
+    names = list(calibration["scalers"])
+    if entity is None and len(names) == 1:
+        return names[0]
+    if entity not in names:
+        raise ConfigError(f"The run in {run_dir} was trained on entities {names}; say whose scaler applies with predict.entity=NAME.")
+    return entity
+
+
+def read_chunks(path: Path, chunk_size: int, n_features: int, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(timestamps, values ``(rows, n_features)`` float32) per chunk of a .csv or .npy file."""
+    if not path.is_file():
+        raise DataError(f"data.path={path}: file not found. Give an existing .csv or .npy file.")
+    if chunk_size < 1:
+        raise ConfigError(f"predict.chunk_size must be a positive integer, got {chunk_size}.")
+    if path.suffix == ".npy":
+        yield from _npy_chunks(path, chunk_size, n_features)
+    elif path.suffix in (".csv", ".txt"):
+        yield from _csv_chunks(path, chunk_size, n_features, timestamp_column)
+    else:
+        raise DataError(f"data.path={path}: unsupported file type '{path.suffix}'; give a .csv or .npy file.")
+
+
+def _npy_chunks(path: Path, chunk_size: int, n_features: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"data.path={path} is not a readable .npy array ({exc}). Save it with numpy.save(path, array).") from exc
+    array = array[:, None] if array.ndim == 1 else array
+    if array.ndim != 2 or array.shape[1] != n_features or not np.issubdtype(array.dtype, np.number):
+        raise DataError(f"data.path={path} holds an array of shape {array.shape} ({array.dtype}); the model expects numbers of shape (time, {n_features}).")
+    for start in range(0, len(array), chunk_size):
+        values = np.asarray(array[start : start + chunk_size], dtype=np.float32)
+        yield np.arange(start, start + len(values)), values
+
+
+def _csv_chunks(path: Path, chunk_size: int, n_features: int, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    try:
+        reader = pd.read_csv(path, chunksize=chunk_size)
+        first = True
+        row = 0
+        for frame in reader:
+            if first:
+                stamp_col = _timestamp_column(frame, timestamp_column, path)
+                features = [c for c in frame.columns if c != stamp_col]
+                if len(features) != n_features:
+                    raise DataError(
+                        f"data.path={path} has {len(features)} value columns ({', '.join(map(str, features[:10]))}); the model expects "
+                        f"{n_features}. Keep one column per training feature (plus an optional timestamp column), comma-separated."
+                    )
+                first = False
+            bad = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+            if bad:
+                raise DataError(f"data.path={path}: column '{bad[0]}' is not numeric (near row {row + 1}). Check the delimiter (comma) and the values.")
+            stamps = frame[stamp_col].to_numpy() if stamp_col else np.arange(row, row + len(frame))
+            yield stamps, frame[features].to_numpy(dtype=np.float32)
+            row += len(frame)
+        if first:
+            raise DataError(f"data.path={path} has a header but no rows; give at least one window of data.")
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"data.path={path} is empty; give a CSV with a header row and one column per feature.") from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"data.path={path} could not be parsed as CSV ({exc}). Use a comma-separated file with one header row.") from exc
+
+
+def _timestamp_column(frame: pd.DataFrame, wanted: str | None, path: Path) -> str | None:
+    if wanted is not None:
+        if wanted not in frame.columns:
+            raise ConfigError(f"predict.timestamp_column='{wanted}' is not a column of {path} (columns: {', '.join(map(str, frame.columns[:10]))}).")
+        return wanted
+    return next((c for c in frame.columns if str(c).lower() in TIMESTAMP_NAMES), None)
+
+
+class NanCleaner:
+    """Applies ``data.nan_policy`` chunk by chunk: ``error``, ``zero``, or ``ffill`` (the last finite
+    value of the channel, carried across chunks; leading NaNs take the training mean)."""
+
+    def __init__(self, policy: str, path: Path) -> None:
+        self.policy, self.path, self.row = policy, path, 0
+        self.last: np.ndarray | None = None
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            if self.policy == "error":
+                raise DataError(
+                    f"data.path={self.path} has NaN/inf values (first at row {self.row + int(np.argwhere(bad)[0][0])}). "
+                    "Fix the file, or set data.nan_policy=ffill or data.nan_policy=zero."
+                )
+            values = np.where(bad, 0.0, values) if self.policy == "zero" else self._ffill(values, bad)
+        self.row += len(values)
+        self.last = values[-1].copy()
+        return values.astype(np.float32)
+
+    def _ffill(self, values: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        previous = np.full(values.shape[1], np.nan, np.float32) if self.last is None else self.last
+        out = np.vstack([previous[None], values])
+        index = np.where(np.vstack([np.zeros((1, values.shape[1]), bool), bad]), 0, np.arange(len(out))[:, None])
+        np.maximum.accumulate(index, axis=0, out=index)
+        return np.take_along_axis(out, index, axis=0)[1:]
+
+
+def window_scorer(detector: torch.nn.Module, device: torch.device, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``(n, window, features) -> (n, window)`` scores in batches of ``batch_size``."""
+
+    @torch.inference_mode()
+    def score(windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([
+            detector.score({"x": torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size])).to(device)}).float().cpu().numpy()
+            for i in range(0, len(windows), batch_size)
+        ])
+
+    return score
+
+
+def stream_scores(chunks: Iterable[np.ndarray], score_windows: Callable[[np.ndarray], np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
+    """Per-point scores of the concatenated ``chunks`` (each ``(rows, features)``), yielded in order
+    as soon as no later window can cover them.
+
+    Windows start at ``0, stride, 2 * stride, ...`` plus one window ending at the last point, and a
+    point's score is the mean over the windows covering it: the windows and the averaging of
+    ``data.timeseries.windows`` on the whole series, so the result equals a one-shot pass.
+    """
+    buffer: np.ndarray | None = None
+    offset = done = total = next_start = 0  # buffer[0] is point `offset`; points < `done` were yielded
+    sums = counts = np.zeros(0)
+
+    def add(starts: np.ndarray) -> None:
+        scores = score_windows(np.stack([buffer[s - offset : s - offset + window] for s in starts]))
+        positions = ((starts - done)[:, None] + np.arange(window)).ravel()
+        sums[:] += np.bincount(positions, weights=scores.ravel().astype(np.float64), minlength=len(sums))
+        counts[:] += np.bincount(positions, minlength=len(counts))
+
+    for chunk in chunks:
+        buffer = chunk if buffer is None else np.concatenate([buffer, chunk])
+        total += len(chunk)
+        sums, counts = np.concatenate([sums, np.zeros(len(chunk))]), np.concatenate([counts, np.zeros(len(chunk))])
+        starts = np.arange(next_start, total - window + 1, stride)
+        if len(starts):
+            add(starts)
+            next_start = int(starts[-1]) + stride
+        final = min(next_start, total - window)  # later windows start at or after this point
+        if final > done:
+            yield sums[: final - done] / counts[: final - done]
+            sums, counts, done = sums[final - done :], counts[final - done :], final
+        keep = min(next_start, max(total - window, 0))
+        buffer, offset = buffer[keep - offset :], keep
+    if total < window:
+        raise DataError(f"The series has {total} steps, fewer than the model's window ({window}); give a longer series.")
+    if (total - window) % stride:
+        add(np.array([total - window]))
+    yield sums / counts
+
+
+def plot_predictions(path: Path, scores: np.ndarray, threshold: float, title: str, max_points: int = 20_000) -> None:
+    """Scores (max-pooled to at most ``max_points``), the threshold, and flagged regions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    step = max(1, int(np.ceil(len(scores) / max_points)))
+    pooled = np.pad(scores, (0, -len(scores) % step), constant_values=-np.inf).reshape(-1, step).max(1)
+    x = np.arange(len(pooled)) * step
+    fig, ax = plt.subplots(figsize=(12, 3.5))
+    ax.plot(x, pooled, lw=0.6, color="black", label="score")
+    ax.axhline(threshold, color="tab:orange", ls="--", lw=1, label="threshold")
+    ax.fill_between(x, 0, 1, where=pooled >= threshold, color="tab:red", alpha=0.2, transform=ax.get_xaxis_transform(), label="flagged")
+    ax.set_xlabel("step")
+    ax.set_ylabel("anomaly score")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
