@@ -2,13 +2,18 @@
 
     root/labeled_anomalies.csv      chan_id, spacecraft, anomaly_sequences, class, num_values
     root/train/<chan>.npy           (time, dims) float; column 0 is the telemetry value
-    root/test/<chan>.npy
+    root/test/<chan>.npy            (time', dims); SMAP has 25 dims, MSL 55
 
-``anomaly_sequences`` are inclusive ``[start, end]`` index pairs into the test series. The csv lists
-SMAP channel P-2 twice with different sequences; the channel is read once with the union of both.
-``entities="all"`` takes every channel of the spacecraft in csv order (the joint model of the
-common "concatenated" form, without windows that cross channel boundaries); a channel name
-(``"A-1"``) or a list picks channels.
+``anomaly_sequences`` are inclusive ``[start, end]`` index pairs into the test series.
+
+``entities="all"`` takes every channel of the spacecraft in csv order, as separate entities
+trained by one model (the joint model of the common "concatenated" form, without windows that
+cross channel boundaries). The csv lists SMAP channel P-2 twice with different sequences; as in
+the OmniAnomaly preprocessing behind the widely used concatenated arrays (SMAP 135183 train /
+427617 test steps, MSL 58317 / 73729), "all" leaves such duplicated channels out. Naming one
+(``entities="P-2"``) reads it with the union of its sequences. A channel name (``"A-1"``) or a
+list picks channels. Files on disk that the csv does not list (T-10) are ignored: they have no
+labels. ``num_values`` is not trusted; the test file's length is.
 """
 from __future__ import annotations
 
@@ -19,29 +24,27 @@ import numpy as np
 import pandas as pd
 
 from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.validate import missing_data, read_table, select_entities
 from util.errors import ConfigError, DataError
 from util.registry import DATASETS
 
 SPACECRAFT = ("SMAP", "MSL")
+LAYOUT = "root/labeled_anomalies.csv, root/train/<chan>.npy, root/test/<chan>.npy"
 
 
-def missing_data_message(root: Path, name: str) -> str:
-    """How to get the data when ``root`` lacks it."""
-    return (
-        f"{name} data not found under {root}. Download it with: python -m data.download smap_msl --root {root} "
-        f"(or point data.root at a folder with labeled_anomalies.csv, train/<chan>.npy and test/<chan>.npy)."
-    )
-
-
-def select_entities(available: list[str], entities: str | list[str], what: str) -> list[str]:
-    """Resolve ``"all"``, one name or a list of names against ``available`` (order kept)."""
-    if entities == "all":
-        return available
-    wanted = [entities] if isinstance(entities, str) else list(entities)
-    unknown = [e for e in wanted if e not in available]
-    if unknown:
-        raise ConfigError(f"data.entities: {unknown} not in {what}; available: {', '.join(available[:30])}{' ...' if len(available) > 30 else ''}.")
-    return wanted
+def sequence_labels(sequences: list[str], length: int, where: str) -> np.ndarray:
+    """``(length,)`` int64 0/1 labels from csv strings of inclusive ``[start, end]`` pairs."""
+    labels = np.zeros(length, dtype=np.int64)
+    for text in sequences:
+        try:
+            pairs = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise DataError(f"{where}: anomaly_sequences {text!r} is not a list of [start, end] pairs.") from None
+        for start, end in pairs:
+            if not 0 <= start <= end < length:
+                raise DataError(f"{where}: anomaly sequence [{start}, {end}] lies outside the {length} test steps.")
+            labels[start : end + 1] = 1
+    return labels
 
 
 @DATASETS.register("smap_msl")
@@ -57,27 +60,34 @@ class SmapMsl(TimeSeriesSource):
     def _table(self) -> pd.DataFrame:
         csv = self.root / "labeled_anomalies.csv"
         if not csv.is_file():
-            raise DataError(missing_data_message(self.root, self.spacecraft))
-        table = pd.read_csv(csv)
-        table = table[table["spacecraft"] == self.spacecraft]
-        return table[[(self.root / "test" / f"{c}.npy").is_file() for c in table["chan_id"]]]
+            raise missing_data(self.spacecraft.lower(), self.root, LAYOUT, detail=f"Missing {csv}.")
+        table = read_table(csv)
+        needed = {"chan_id", "spacecraft", "anomaly_sequences"} - set(table.columns)
+        if needed:
+            raise DataError(f"{csv} lacks the column(s) {sorted(needed)}; expected chan_id, spacecraft, anomaly_sequences, class, num_values.")
+        return table[table["spacecraft"] == self.spacecraft]
+
+    def _names(self, table: pd.DataFrame) -> list[str]:
+        counts = table["chan_id"].value_counts()
+        if self.entities == "all":
+            return [c for c in dict.fromkeys(table["chan_id"]) if counts[c] == 1]
+        return select_entities(list(dict.fromkeys(table["chan_id"])), self.entities, f"{self.spacecraft} channels of {self.root / 'labeled_anomalies.csv'}")
 
     def read(self) -> list[Entity]:
         table = self._table()
-        available = list(dict.fromkeys(table["chan_id"]))
-        names = select_entities(available, self.entities, f"{self.spacecraft} channels under {self.root}")
+        names = self._names(table)
+        files = {n: (self.root / "train" / f"{n}.npy", self.root / "test" / f"{n}.npy") for n in names}
+        missing = [str(f) for pair in files.values() for f in pair if not f.is_file()]
+        if missing:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            raise missing_data(self.spacecraft.lower(), self.root, LAYOUT, detail=f"Missing {shown}.")
         out = []
-        for name in names:
+        for name, (train_file, test_file) in files.items():
             rows = table[table["chan_id"] == name]
-            train_file, test_file = self.root / "train" / f"{name}.npy", self.root / "test" / f"{name}.npy"
-            if not train_file.is_file():
-                raise DataError(f"Missing {train_file}; {missing_data_message(self.root, self.spacecraft)}")
             test = np.load(test_file)
-            labels = np.zeros(len(test), dtype=np.int64)
-            for sequences in rows["anomaly_sequences"]:
-                for start, end in ast.literal_eval(sequences):
-                    labels[start : end + 1] = 1
-            out.append(Entity(name, np.load(train_file), test, labels))
+            labels = sequence_labels(list(rows["anomaly_sequences"]), len(test), f"{self.root / 'labeled_anomalies.csv'}, channel {name}")
+            meta = {"spacecraft": self.spacecraft, "csv_rows": len(rows)}
+            out.append(Entity(name, np.load(train_file), test, labels, meta=meta))
         return out
 
     def describe(self) -> str:
@@ -86,7 +96,7 @@ class SmapMsl(TimeSeriesSource):
 
 @DATASETS.register("smap")
 class Smap(SmapMsl):
-    """SMAP channels."""
+    """SMAP channels (25 dims)."""
 
     def __init__(self, root: str = "datasets/SMAP_MSL", entities: str | list[str] = "all", **common) -> None:
         super().__init__(root=root, spacecraft="SMAP", entities=entities, **common)
@@ -94,7 +104,7 @@ class Smap(SmapMsl):
 
 @DATASETS.register("msl")
 class Msl(SmapMsl):
-    """MSL channels."""
+    """MSL channels (55 dims)."""
 
     def __init__(self, root: str = "datasets/SMAP_MSL", entities: str | list[str] = "all", **common) -> None:
         super().__init__(root=root, spacecraft="MSL", entities=entities, **common)

@@ -1,14 +1,82 @@
-"""Checks and cleaning applied to every raw entity before scaling: shapes, labels, NaN/inf."""
+"""Input checks shared by the time-series loaders.
+
+- ``validate_entity``: the cleaned copy of a raw entity that the pipeline scales and windows
+  (float32 ``(time, features)`` arrays, equal widths, one 0/1 label per test step, NaN/inf
+  handled by ``data.nan_policy``).
+- ``missing_data``, ``require_file``, ``select_entities``, ``read_table``: the errors a loader
+  raises for absent files, unknown entity names and unreadable CSV files, each naming the file
+  and the fix (for absent data: the exact ``python -m data.download`` command).
+"""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from data.timeseries.base import Entity
 from util.errors import ConfigError, DataError
 
 NAN_POLICIES = ("error", "ffill", "zero")
+
+
+def missing_data(dataset: str, root: Path | str, layout: str, detail: str = "") -> DataError:
+    """The error for data that is not on disk: what is missing, how to get it, the expected layout."""
+    from data.download import how_to_get
+
+    prefix = f"{detail} " if detail else ""
+    return DataError(f"{prefix}{dataset.upper()} data not found under {root}. Expected layout: {layout}. {how_to_get(dataset, root)}")
+
+
+def require_file(path: Path, dataset: str, root: Path | str, layout: str) -> Path:
+    """``path`` if it is a file, else the missing-data error naming it."""
+    if not Path(path).is_file():
+        raise missing_data(dataset, root, layout, detail=f"Missing {path}.")
+    return Path(path)
+
+
+def select_entities(available: list[str], entities: str | list[str] | tuple[str, ...], what: str) -> list[str]:
+    """Resolve ``"all"``, one name or a list of names against ``available`` (order of the request kept)."""
+    if entities == "all":
+        return list(available)
+    wanted = [entities] if isinstance(entities, str) else list(entities)
+    unknown = [e for e in wanted if e not in available]
+    if unknown:
+        shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+        raise ConfigError(f"data.entities: {unknown} not found in {what}; available: {shown or 'none'}.")
+    return wanted
+
+
+def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` with one clear ``DataError`` for unreadable, empty or mis-delimited files."""
+    try:
+        frame = pd.read_csv(path, sep=sep, **kwargs)
+    except FileNotFoundError:
+        raise DataError(f"Missing {path}.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"Cannot parse {path} as a '{sep}'-separated table: {error}.") from None
+    if frame.shape[1] == 1 and len(frame):
+        header = str(frame.columns[0])
+        other = next((d for d in (";", "\t", ",", "|", " ") if d != sep and d in header), None)
+        if other is not None:
+            raise DataError(
+                f"{path} has a single column '{header[:60]}' when read with separator {sep!r}; it looks "
+                f"{other!r}-separated. Convert it or set data.sep={other!r} where the loader supports it."
+            )
+    return frame
+
+
+def numeric_values(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """The frame as a float array; non-numeric columns are a ``DataError`` naming them."""
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    if bad:
+        example = frame[bad[0]].dropna().astype(str).head(1).tolist()
+        raise DataError(
+            f"{path}: column(s) {bad[:5]} are not numeric (e.g. {example}); drop them (data.feature_columns) "
+            "or check the separator and the timestamp/label column names."
+        )
+    return frame.to_numpy(dtype=np.float64)
 
 
 def _as_2d(array: np.ndarray, what: str) -> np.ndarray:
@@ -17,27 +85,27 @@ def _as_2d(array: np.ndarray, what: str) -> np.ndarray:
         array = array[:, None]
     if array.ndim != 2:
         raise DataError(f"{what} has shape {array.shape}; expected (time, features).")
-    if len(array) == 0:
-        raise DataError(f"{what} is empty (0 time steps); check the file.")
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise DataError(f"{what} is empty (shape {array.shape}); check the file.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise DataError(f"{what} is not numeric (dtype {array.dtype}); check the delimiter and the column names.")
     return array.astype(np.float32)
 
 
-def _fill_forward_backward(array: np.ndarray) -> np.ndarray:
+def fill_forward_backward(array: np.ndarray) -> np.ndarray:
+    """Replace non-finite values by the last finite value of their channel (the first one before it); all-bad channels become 0."""
     out = array.copy()
     for c in range(out.shape[1]):
         column = out[:, c]
-        bad = ~np.isfinite(column)
-        if bad.all():
+        good = np.isfinite(column)
+        if good.all():
+            continue
+        if not good.any():
             column[:] = 0.0
             continue
-        index = np.where(~bad, np.arange(len(column)), 0)
-        np.maximum.accumulate(index, out=index)
-        filled = column[index]
-        first_good = np.argmax(~bad)
-        filled[:first_good] = column[first_good]
-        out[:, c] = filled
+        last_good = np.maximum.accumulate(np.where(good, np.arange(len(column)), -1))
+        last_good[last_good < 0] = int(np.argmax(good))
+        out[:, c] = column[last_good]
     return out
 
 
@@ -46,28 +114,39 @@ def _clean(array: np.ndarray, policy: str, what: str) -> np.ndarray:
     if not bad.any():
         return array
     if policy == "error":
-        step = int(np.argwhere(bad)[0][0])
+        step, channel = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{what} has {int(bad.sum())} NaN/inf values (first at step {step}). "
-            "Fix the file, or set data.nan_policy=ffill (carry the last finite value) or data.nan_policy=zero."
+            f"{what} has {int(bad.sum())} NaN/inf values (first at step {step}, channel {channel}). "
+            "Fix the file, or set data.nan_policy=ffill (carry the last finite value forward, then backward) "
+            "or data.nan_policy=zero."
         )
-    return _fill_forward_backward(array) if policy == "ffill" else np.where(bad, 0.0, array).astype(np.float32)
+    return fill_forward_backward(array) if policy == "ffill" else np.where(bad, np.float32(0), array)
 
 
 def _labels(labels: np.ndarray, length: int, what: str) -> np.ndarray:
-    labels = np.asarray(labels).reshape(-1) if np.asarray(labels).ndim > 1 and 1 in np.asarray(labels).shape else np.asarray(labels)
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and 1 in labels.shape:
+        labels = labels.reshape(-1)
     if labels.ndim != 1:
-        raise DataError(f"{what} labels have shape {labels.shape}; expected one label per test step.")
+        raise DataError(f"{what}: test labels have shape {labels.shape}; expected one 0/1 label per test step.")
     if len(labels) != length:
-        raise DataError(f"{what} has {len(labels)} labels for {length} test steps; every test step needs exactly one 0/1 label.")
-    if labels.dtype != bool and not np.all(np.isin(labels, (0, 1))):
-        bad = np.unique(labels[~np.isin(labels, (0, 1))])[:5]
-        raise DataError(f"{what} labels must be 0/1; found {bad.tolist()}. Map them to 0 (normal) / 1 (anomaly).")
+        raise DataError(f"{what}: {len(labels)} test labels for {length} test steps; every test step needs exactly one 0/1 label.")
+    if labels.dtype != bool:
+        if not np.issubdtype(labels.dtype, np.number):
+            raise DataError(f"{what}: test labels are not numeric (dtype {labels.dtype}); map them to 0 (normal) / 1 (anomaly).")
+        outside = ~np.isin(labels, (0, 1))
+        if outside.any():
+            found = np.unique(labels[outside])[:5].tolist()
+            raise DataError(f"{what}: test labels must be 0/1; found {found} (first at step {int(np.argmax(outside))}). Map them to 0 (normal) / 1 (anomaly).")
     return labels.astype(np.int64)
 
 
 def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
-    """A cleaned copy of ``entity``: float32 2-D arrays, matching widths, 0/1 labels, no NaN/inf."""
+    """A cleaned copy of ``entity``: float32 ``(T, F)`` / ``(T', F)`` arrays, ``(T',)`` int64 0/1 labels, no NaN/inf.
+
+    ``meta["constant_channels"]`` lists channels constant over the training series (allowed;
+    scalers leave them at scale 1).
+    """
     if nan_policy not in NAN_POLICIES:
         raise ConfigError(f"data.nan_policy='{nan_policy}' is unknown; use one of {', '.join(NAN_POLICIES)}.")
     where = f"{source}, entity '{entity.name}'"
@@ -76,5 +155,8 @@ def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
     if train.shape[1] != test.shape[1]:
         raise DataError(f"{where}: the training series has {train.shape[1]} features but the test series {test.shape[1]}.")
     labels = _labels(entity.test_labels, len(test), where)
-    constant = np.flatnonzero(train.std(axis=0) == 0).tolist()
+    stamps = entity.test_timestamps
+    if stamps is not None and len(stamps) != len(test):
+        raise DataError(f"{where}: {len(stamps)} test timestamps for {len(test)} test steps.")
+    constant = np.flatnonzero(np.ptp(train, axis=0) == 0).tolist()
     return replace(entity, train=train, test=test, test_labels=labels, meta={**entity.meta, "constant_channels": constant})
