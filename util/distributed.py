@@ -89,14 +89,14 @@ def shutdown() -> None:
 
 
 class ShardedBatchSampler:
-    """This rank's share of each global batch of the single-process shuffled order.
+    """Training batches: this rank's share of each global batch of one seeded shuffle.
 
-    The global order is ``torch.randperm(n)`` from a generator seeded with ``seed`` -- the order a
-    shuffled single-process ``DataLoader`` with that generator yields -- cut into global batches
-    of ``batch_size``; each global batch is split into ``num_replicas`` near-equal contiguous
-    parts and rank ``r`` gets part ``r``. DDP's gradient average over ranks (with losses weighted
-    by part size, see ``trainer.base``) then equals the single-process gradient of that batch.
-    A plain ``DistributedSampler`` would change both the order and the effective batch size.
+    The global order is ``torch.randperm(n)`` from a generator seeded with ``seed``, cut into
+    global batches of ``batch_size``; each global batch is split into ``num_replicas`` near-equal
+    contiguous parts and rank ``r`` gets part ``r`` (a single process gets whole batches). So N
+    processes see exactly the batches one process sees, and DDP's gradient average (with losses
+    weighted by part size, see ``trainer.base``) equals the single-process gradient. A plain
+    ``DistributedSampler`` would change both the order and the effective batch size.
 
     Every rank yields the same number of batches (DDP needs it). Where a final global batch has
     fewer windows than ranks, a rank with an empty part repeats the batch's first window.

@@ -109,10 +109,10 @@ class TimeSeriesData:
 
     def _loader(self, series: list[np.ndarray], stride: int, shuffle: bool, seed: int = 0, rank: int = 0, num_replicas: int = 1) -> DataLoader:
         dataset = WindowDataset(series, self.window, stride)
-        if num_replicas > 1:  # this rank's part of each global batch (util.distributed)
+        if shuffle:  # this rank's part of each global batch: the same batches with 1 or N processes
             batching = dict(batch_sampler=ShardedBatchSampler(len(dataset), self.batch_size, seed, rank, num_replicas))
         else:
-            batching = dict(batch_size=self.batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed) if shuffle else None)
+            batching = dict(batch_size=self.batch_size)
         return DataLoader(
             dataset,
             **batching,
