@@ -51,7 +51,7 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     detector.eval()
 
     shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float32) for k in ("shift", "scale"))
-    cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path)
+    cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path, shift)
     pending: list[np.ndarray] = []  # timestamps of rows read but not yet written
 
     def scaled_values() -> Iterator[np.ndarray]:
@@ -174,11 +174,12 @@ def _timestamp_column(frame: pd.DataFrame, wanted: str | None, path: Path) -> st
 
 class NanCleaner:
     """Applies ``data.nan_policy`` chunk by chunk: ``error``, ``zero``, or ``ffill`` (the last finite
-    value of the channel, carried across chunks; leading NaNs take the training mean)."""
+    value of the channel, carried across chunks; NaNs before any finite value take ``initial``,
+    the training scaler's shift: the training mean under standard scaling)."""
 
-    def __init__(self, policy: str, path: Path) -> None:
+    def __init__(self, policy: str, path: Path, initial: np.ndarray) -> None:
         self.policy, self.path, self.row = policy, path, 0
-        self.last: np.ndarray | None = None
+        self.last = np.asarray(initial, dtype=np.float32)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(values)
@@ -194,8 +195,7 @@ class NanCleaner:
         return values.astype(np.float32)
 
     def _ffill(self, values: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        previous = np.full(values.shape[1], np.nan, np.float32) if self.last is None else self.last
-        out = np.vstack([previous[None], values])
+        out = np.vstack([self.last[None], values])
         index = np.where(np.vstack([np.zeros((1, values.shape[1]), bool), bad]), 0, np.arange(len(out))[:, None])
         np.maximum.accumulate(index, axis=0, out=index)
         return np.take_along_axis(out, index, axis=0)[1:]
