@@ -32,9 +32,10 @@ def label_values(column: pd.Series, path: Path) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return column.to_numpy()
     words = column.astype(str).str.replace(" ", "").str.lower()
-    unknown = sorted(set(words) - set(LABEL_WORDS))
-    if unknown:
-        raise DataError(f"{path}: label column '{column.name}' has values {unknown[:5]}; expected 0/1 or {sorted(LABEL_WORDS)}.")
+    unknown = ~words.isin(list(LABEL_WORDS))
+    if unknown.any():
+        found = sorted(set(column[unknown].astype(str)))[:5]
+        raise DataError(f"{path}: label column '{column.name}' has values {found}; expected 0/1 or (any case) {sorted(LABEL_WORDS)}.")
     return words.map(LABEL_WORDS).to_numpy(dtype=np.int64)
 
 
