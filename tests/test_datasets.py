@@ -18,6 +18,7 @@ from data.timeseries.swat import Swat
 from data.timeseries.ucr import Ucr
 from data.timeseries.validate import validate_entity
 from util.errors import ConfigError, DataError
+from util.logging import get_logger
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 RNG = np.random.default_rng(0)
@@ -263,12 +264,27 @@ def test_nab_nab_rule_window_around_the_timestamp(nab_root):
 
 def test_nab_fixed_window_and_windows_file(nab_root):
     root, stamps = nab_root
-    (entity,) = Nab(root=str(root), label_window=2).read()
-    assert np.flatnonzero(entity.test_labels).tolist() == list(range(118, 123))
+    (entity,) = Nab(root=str(root), window_fraction=0.05).read()  # 0.05 * 200 = 10 steps, 5 each side
+    assert np.flatnonzero(entity.test_labels).tolist() == list(range(115, 126))
     window = [stamps[100].strftime("%Y-%m-%d %H:%M:%S.000000"), stamps[104].strftime("%Y-%m-%d %H:%M:%S.000000")]
     (root / "combined_windows.json").write_text(json.dumps({"realKnownCause/cpu.csv": [window]}))
     (entity,) = Nab(root=str(root)).read()
     assert np.flatnonzero(entity.test_labels).tolist() == list(range(70, 75)) and entity.meta["label_source"] == "windows"
+
+
+def test_nab_labels_file_with_window_pairs_and_entity_choice(nab_root):
+    root, stamps = nab_root
+    window = [stamps[40].strftime("%Y-%m-%d %H:%M:%S"), stamps[42].strftime("%Y-%m-%d %H:%M:%S")]
+    (root / "labels.json").write_text(json.dumps({"realKnownCause/cpu.csv": [window]}))
+    (entity,) = Nab(root=str(root), entities="cpu").read()
+    assert np.flatnonzero(entity.test_labels).tolist() == [10, 11, 12] and entity.meta["label_source"] == "windows"
+    (root / "labels.json").write_text(json.dumps({"realKnownCause/cpu.csv": [window, window[0]]}))
+    with pytest.raises(DataError, match="either anomaly timestamps or"):
+        Nab(root=str(root)).read()
+    with pytest.raises(ConfigError, match="window_fraction"):
+        Nab(root=str(root), window_fraction=1.5)
+    with pytest.raises(DataError, match=r"python -m data.download nab --root"):
+        Nab(root=str(root / "absent")).read()
 
 
 @pytest.mark.skipif(not (SHARED / "NAB").is_dir(), reason="../shared/data/NAB not present")
@@ -287,14 +303,26 @@ def timeeval_frame(n=100, labelled=(60, 65)):
     return pd.DataFrame({"timestamp": np.arange(n), "a": RNG.random(n), "b": RNG.random(n), "is_anomaly": labels})
 
 
-def test_csv_without_train_file_uses_the_leading_fraction(tmp_path):
+def test_csv_without_train_file_uses_the_leading_fraction(tmp_path, caplog):
     frame = timeeval_frame(labelled=(10, 12))
     frame.loc[60:64, "is_anomaly"] = 1
     frame.to_csv(tmp_path / "s.csv", index=False)
-    (entity,) = clean(CsvSource(test_path=str(tmp_path / "s.csv")))
+    logger = get_logger()
+    logger.addHandler(caplog.handler)  # the ssmad logger does not propagate once a run set it up
+    try:
+        (entity,) = clean(CsvSource(test_path=str(tmp_path / "s.csv")))
+    finally:
+        logger.removeHandler(caplog.handler)
     assert entity.train.shape == (30, 2) and entity.test.shape == (70, 2)
     assert np.flatnonzero(entity.test_labels).tolist() == list(range(30, 35))
     assert entity.meta["labelled_train_steps"] == 2
+    assert "2 labelled anomalous steps lie in the leading 30%" in caplog.text
+
+
+def test_csv_tab_delimiter_by_name(tmp_path):
+    timeeval_frame().to_csv(tmp_path / "t.tsv", index=False, sep="\t")
+    (entity,) = CsvSource(test_path=str(tmp_path / "t.tsv"), delimiter="tab", train_fraction=0.5).read()
+    assert entity.train.shape == (50, 2) and entity.test_labels.sum() == 5
 
 
 def test_csv_with_train_file_feature_columns_and_no_timestamp(tmp_path):
@@ -308,15 +336,18 @@ def test_csv_with_train_file_feature_columns_and_no_timestamp(tmp_path):
 
 def test_csv_wrong_delimiter_non_numeric_and_missing_label(tmp_path):
     timeeval_frame().to_csv(tmp_path / "semi.csv", index=False, sep=";")
-    with pytest.raises(DataError, match="';'-separated"):
+    with pytest.raises(DataError, match=r"has no ',' \(data.delimiter=','\); it looks ';'-separated: set data.delimiter=';'"):
         CsvSource(test_path=str(tmp_path / "semi.csv")).read()
+    (tmp_path / "broken.csv").write_text('timestamp,a,is_anomaly\n1,"2,0\n')
+    with pytest.raises(DataError, match="broken.csv.*data.delimiter=','"):
+        CsvSource(test_path=str(tmp_path / "broken.csv")).read()
     frame = timeeval_frame()
     frame["a"] = "x"
     frame.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(DataError, match=r"\['a'\] are not numeric"):
         CsvSource(test_path=str(tmp_path / "text.csv")).read()
     with pytest.raises(DataError, match="no column 'label'"):
-        CsvSource(test_path=str(tmp_path / "semi.csv"), sep=";", label_column="label").read()
+        CsvSource(test_path=str(tmp_path / "semi.csv"), delimiter=";", label_column="label").read()
     with pytest.raises(ConfigError, match="test_path"):
         CsvSource()
 

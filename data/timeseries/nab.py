@@ -2,17 +2,22 @@
 
     root/<file>.csv or root/<category>/<file>.csv    timestamp,value
     root/labels.json or root/combined_labels.json    {"<category>/<file>.csv": [anomaly timestamps]}
+                                                     or {"<category>/<file>.csv": [[start, end], ...]}
     root/combined_windows.json (optional)            {"<category>/<file>.csv": [[start, end], ...]}
+
+(NAB's ``labels/combined_labels.json`` holds timestamps such as ``"2014-11-01 19:00:00.000000"``,
+``labels/combined_windows.json`` inclusive ``[start, end]`` timestamp pairs; a series without
+anomalies maps to ``[]``.)
 
 Split: the leading ``train_fraction`` of each series trains (default 0.15, NAB's probationary
 period, which NAB detectors also use to learn); the rest is the test series. Labels in the
 training part are ignored (``meta["labelled_train_steps"]`` counts them).
 
-Test labels: with a windows file, every test step whose timestamp lies in a window (inclusive)
-is anomalous; that is NAB's own scoring window. Without one, each labelled timestamp (matched to
-the nearest series timestamp) gets a window: ``label_window`` steps on each side, or when
-``label_window=None`` NAB's rule (10 % of the series length shared equally by its anomalies,
-centred on each).
+Test labels: with windows (a windows file, or a labels file whose lists hold ``[start, end]``
+pairs), every test step whose timestamp lies in a window (inclusive) is anomalous; that is NAB's
+own scoring window. With timestamps, each one (matched to the nearest series timestamp) gets a
+window of ``window_fraction`` x series length / number of anomalies steps centred on it: NAB's
+rule with its default 0.1, which is how NAB computed ``combined_windows.json``.
 
 ``entities="all"`` reads every labelled file present under root (by stem, e.g. ``nyc_taxi``); a
 stem or a list picks files. Each series is one entity with one feature.
@@ -47,6 +52,14 @@ def _timestamps(values, where: str) -> np.ndarray:
         raise DataError(f"{where}: cannot parse timestamps ({error}).") from None
 
 
+def _holds_windows(entries: list, where: str) -> bool:
+    """True for a list of ``[start, end]`` pairs, False for a list of timestamps (or an empty list)."""
+    pairs = [isinstance(e, (list, tuple)) for e in entries]
+    if any(pairs) and not all(isinstance(e, (list, tuple)) and len(e) == 2 for e in entries):
+        raise DataError(f"{where}: expected either anomaly timestamps or [start, end] pairs, found {entries[:3]}.")
+    return any(pairs)
+
+
 def window_labels(stamps: np.ndarray, windows: list) -> np.ndarray:
     """``(T,)`` 0/1: steps whose timestamp lies in any inclusive ``[start, end]`` window."""
     labels = np.zeros(len(stamps), dtype=np.int64)
@@ -55,13 +68,12 @@ def window_labels(stamps: np.ndarray, windows: list) -> np.ndarray:
     return labels
 
 
-def point_labels(stamps: np.ndarray, anomalies: np.ndarray, half_width: int | None) -> np.ndarray:
-    """``(T,)`` 0/1: a window around the step nearest each anomaly timestamp (NAB's rule when ``half_width`` is None)."""
+def point_labels(stamps: np.ndarray, anomalies: np.ndarray, window_fraction: float) -> np.ndarray:
+    """``(T,)`` 0/1: ``window_fraction * T / len(anomalies)`` steps centred on the step nearest each anomaly timestamp."""
     labels = np.zeros(len(stamps), dtype=np.int64)
     if len(anomalies) == 0:
         return labels
-    if half_width is None:
-        half_width = int(0.1 * len(stamps) / len(anomalies)) // 2
+    half_width = int(window_fraction * len(stamps) / len(anomalies)) // 2
     index = np.clip(np.searchsorted(stamps, anomalies), 0, len(stamps) - 1)
     before = np.clip(index - 1, 0, len(stamps) - 1)
     nearest = np.where(np.abs(stamps[before] - anomalies) < np.abs(stamps[index] - anomalies), before, index)
@@ -81,14 +93,16 @@ class Nab(TimeSeriesSource):
         train_fraction: float = 0.15,
         labels_file: str | None = None,
         windows_file: str | None = None,
-        label_window: int | None = None,
+        window_fraction: float = 0.1,
         **common,
     ) -> None:
         super().__init__(**common)
         if not 0.0 < train_fraction < 1.0:
             raise ConfigError(f"data.train_fraction must be in (0, 1), got {train_fraction!r}.")
+        if not 0.0 <= window_fraction < 1.0:
+            raise ConfigError(f"data.window_fraction must be in [0, 1), got {window_fraction!r}.")
         self.root, self.entities, self.train_fraction = Path(root), entities, train_fraction
-        self.labels_file, self.windows_file, self.label_window = labels_file, windows_file, label_window
+        self.labels_file, self.windows_file, self.window_fraction = labels_file, windows_file, window_fraction
 
     def _first(self, given: str | None, defaults: tuple[str, ...]) -> Path | None:
         candidates = [self.root / given] if given else [self.root / d for d in defaults]
@@ -114,20 +128,23 @@ class Nab(TimeSeriesSource):
         return [self._entity(name, present[name], anomalies[present[name]], None if windows is None else windows.get(present[name])) for name in names]
 
     def _entity(self, name: str, key: str, anomalies: list, windows: list | None) -> Entity:
+        """One series; ``windows`` (from a windows file) win over ``anomalies`` (timestamps or pairs)."""
         path = self._csv_of(key)
         frame = read_table(path)
         if "timestamp" not in frame.columns or frame.shape[1] < 2:
             raise DataError(f"{path}: expected columns timestamp,value; found {list(frame.columns)}.")
         stamps = _timestamps(frame["timestamp"], str(path))
         values = numeric_values(frame.drop(columns="timestamp"), path)
-        if windows is not None:
-            labels = window_labels(stamps, [tuple(_timestamps(w, str(path))) for w in windows])
+        labelled = windows if windows is not None else anomalies
+        as_windows = _holds_windows(labelled, f"{key} in the NAB labels")
+        if as_windows:
+            labels = window_labels(stamps, [tuple(_timestamps(w, str(path))) for w in labelled])
         else:
-            labels = point_labels(stamps, _timestamps(anomalies, str(path)), self.label_window)
+            labels = point_labels(stamps, _timestamps(labelled, str(path)), self.window_fraction)
         cut = int(len(values) * self.train_fraction)
         if cut == 0 or cut == len(values):
             raise DataError(f"{path}: {len(values)} rows cannot be split by data.train_fraction={self.train_fraction}.")
-        meta = {"labelled_train_steps": int(labels[:cut].sum()), "label_source": "windows" if windows is not None else "timestamps"}
+        meta = {"labelled_train_steps": int(labels[:cut].sum()), "label_source": "windows" if as_windows else "timestamps"}
         return Entity(name, values[:cut], values[cut:], labels[cut:], stamps[cut:], meta)
 
     def describe(self) -> str:

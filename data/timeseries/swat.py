@@ -6,15 +6,15 @@
 Column names are compared after stripping spaces (the 2015 release writes ``" Timestamp"``).
 Labels may be 0/1 or the release's ``Normal``/``Attack`` words (also ``"A ttack"``). The
 training file's label column, if any, is dropped. Files converted from the release's xlsx often
-carry an extra title row: set ``skiprows=1``.
+carry an extra title row: set ``skiprows=1``. ``delimiter`` works as for ``data.type=csv``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from data.timeseries.base import Entity, TimeSeriesSource
-from data.timeseries.csv import split_frame
-from data.timeseries.validate import read_table, require_file
+from data.timeseries.csv import DELIMITER_NAMES, read_delimited, split_frame
+from data.timeseries.validate import require_file
 from util.registry import DATASETS
 
 LAYOUT = "root/<train_file> (normal operation) and root/<test_file> (attacks, with a label column), csv"
@@ -32,16 +32,17 @@ class Swat(TimeSeriesSource):
         label_column: str = "Normal/Attack",
         timestamp_column: str | None = "Timestamp",
         skiprows: int = 0,
-        sep: str = ",",
+        delimiter: str = ",",
         **common,
     ) -> None:
         super().__init__(**common)
         self.root, self.train_file, self.test_file = Path(root), train_file, test_file
-        self.label_column, self.timestamp_column, self.skiprows, self.sep = label_column, timestamp_column, skiprows, sep
+        self.label_column, self.timestamp_column, self.skiprows = label_column, timestamp_column, skiprows
+        self.delimiter = DELIMITER_NAMES.get(delimiter, delimiter)
 
     def _split(self, name: str, require_labels: bool):
         path = require_file(self.root / name, "swat", self.root, LAYOUT)
-        frame = read_table(path, sep=self.sep, skiprows=self.skiprows)
+        frame = read_delimited(path, self.delimiter, self.skiprows)
         return split_frame(frame, path, self.label_column, self.timestamp_column, None, require_labels)
 
     def read(self) -> list[Entity]:
