@@ -101,3 +101,8 @@ def test_delete_marker_in_a_base_replaces_what_an_earlier_base_set(tmp_path):
 
     cfg = _strip_delete_markers(_load_file(tmp_path / "c.py", chain=()))
     assert cfg["evaluation"] == dict(type="image", gaussian_sigma=2)
+
+
+def test_a_name_key_accepts_a_list_of_names(config):
+    cfg = load(config, ["data.type=smap", "data.entities=['A-1', 'A-2']"])
+    assert cfg["data"]["entities"] == ["A-1", "A-2"]

@@ -207,6 +207,8 @@ def _check_type(dotted: str, old: Any, new: Any) -> None:
         or (isinstance(old, float) and isinstance(new, (int, float)) and not isinstance(new, bool))
         or (isinstance(old, str) and isinstance(new, str))
         or (isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)))
+        # a name or a list of names (data.entities="A-1" or data.entities="['A-1','A-2']")
+        or (isinstance(old, (str, list, tuple)) and isinstance(new, (str, list, tuple)))
         or (isinstance(old, dict) and isinstance(new, dict))
     )
     if not ok:
