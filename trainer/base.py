@@ -71,6 +71,8 @@ class Trainer:
         progress: show tqdm progress bars.
     """
 
+    runtime_args = ("detector", "data", "run_dir", "device", "seed", "model_cfg")
+
     def __init__(
         self,
         detector: Detector,

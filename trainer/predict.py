@@ -60,22 +60,42 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
             yield (cleaner(values) - shift) / scale
 
     out_dir = Path(options["output"]) if options.get("output") else run_dir / "predict" / path.stem
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scorer = window_scorer(detector, device, calibration["batch_size"])
-    parts = []
-    with open(out_dir / "scores.csv", "w") as f:
-        f.write("timestamp,score,is_anomaly\n")
-        for scores in stream_scores(scaled_values(), scorer, window, calibration["test_stride"]):
-            stamps = np.concatenate(pending)
-            pending[:] = [stamps[len(scores) :]]
-            flags = predictions(scores, None, float(threshold)).astype(int)
-            pd.DataFrame({"timestamp": stamps[: len(scores)], "score": scores, "is_anomaly": flags}).to_csv(f, header=False, index=False)
-            parts.append(scores.astype(np.float32))
+    parts = write_scores(stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"]),
+                         pending, float(threshold), out_dir)
     scores = np.concatenate(parts)
     plot_predictions(out_dir / "scores.png", scores, float(threshold), f"{path.name}: {cfg['model']['type']} scores")
     summary = {"path": str(path), "points": len(scores), "anomalies": int((scores >= threshold).sum()), "threshold": float(threshold), "output": str(out_dir)}
     get_logger().info("predict: %d points, %d flagged at threshold %.6g; wrote %s", summary["points"], summary["anomalies"], summary["threshold"], out_dir / "scores.csv")
     return summary
+
+
+def write_scores(stream: Iterator[np.ndarray], pending: list[np.ndarray], threshold: float, out_dir: Path) -> list[np.ndarray]:
+    """Write ``scores.csv`` as scores arrive (timestamps taken from ``pending``); returns the scores.
+
+    The folder is created with the first scores, and a failure part-way removes the partial
+    file (and the folders it created), so a bad input leaves nothing behind.
+    """
+    parts: list[np.ndarray] = []
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
+    target = out_dir / "scores.csv"
+    try:
+        for scores in stream:
+            if not parts:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                target.write_text("timestamp,score,is_anomaly\n")
+            stamps = np.concatenate(pending)
+            pending[:] = [stamps[len(scores) :]]
+            flags = predictions(scores, None, threshold).astype(int)
+            frame = pd.DataFrame({"timestamp": stamps[: len(scores)], "score": scores, "is_anomaly": flags})
+            frame.to_csv(target, mode="a", header=False, index=False)
+            parts.append(scores.astype(np.float32))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        for folder in created:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    return parts
 
 
 def _entity_run(ckpt: Path, run_dir: Path, entity: str | None) -> tuple[Path, Path]:
