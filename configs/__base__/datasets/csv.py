@@ -8,6 +8,7 @@ data = dict(
     timestamp_column="timestamp",
     feature_columns=None,
     train_fraction=0.3,
+    delimiter=",",
     window=100,
     batch_size=32,
 )
