@@ -1,0 +1,52 @@
+"""run.py as a program (exit codes, no traceback without --debug) and the seeded benchmark runner."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import trainer.runner
+from run import main
+from tools import benchmark
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["data.train_length=600", "data.test_length=600", "data.window=20", "trainer.epochs=1", "trainer.progress=false",
+        "num_threads=1", "device=cpu", "evaluation.plots=false"]
+
+
+def test_user_error_in_a_real_process_prints_one_line_and_no_traceback():
+    done = subprocess.run([sys.executable, "run.py", "-c", "configs/baselines/zscore_synthetic.py", "-m", "train", "trainer.epohcs=1"],
+                          cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: Unknown key 'epohcs'")
+
+
+def test_internal_error_is_reported_without_traceback_unless_debug(monkeypatch, capsys):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trainer.runner, "run", broken)
+    assert main(["-c", "x.py"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error RuntimeError: boom" in err and "--debug" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "-c", "x.py"])
+
+
+def test_benchmark_runs_every_combination_once_and_tabulates(tmp_path, capsys):
+    configs = ["configs/baselines/zscore_synthetic.py", "configs/baselines/pca_synthetic.py"]
+    argv = ["--configs", *configs, "--seeds", "0", "1", "--out", str(tmp_path), "--set", *TINY]
+    assert benchmark.main(argv) == 0
+    first = capsys.readouterr().out
+    assert first.count("[") >= 4 and "skipped" not in first
+    frame = pd.read_csv(tmp_path / "benchmark.csv")
+    assert set(frame["detector"]) >= {"zscore", "pca", "random (baseline)", "zscore (baseline)"}
+    assert len(frame[frame["detector"] == "pca"]) == 2 and frame["vus_pr"].notna().all()
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "| synthetic | pca | 2 |" in table and "+-" in table
+    assert benchmark.main(argv) == 0  # resumable: nothing is run twice
+    assert capsys.readouterr().out.count("done earlier, skipped") == 4
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "benchmark.csv"), frame)

@@ -1,0 +1,120 @@
+"""Seeded benchmark: every config x seed, resumable, then ``benchmark.csv`` and a mean +- std table.
+
+    python tools/benchmark.py --configs configs/baselines/dense_ae_smap.py configs/kambaad/kambaad_smap.py \\
+        --seeds 0 1 2 --protocol honest --out benchmarks/runs [--set trainer.epochs=1 data.max_points=20000]
+
+Each run trains in ``OUT/<config>/seed<k>/`` (``seed=k``, ``trainer.resume=true``): a finished run
+(``results.json`` present) is skipped, an interrupted one continues from its last checkpoint. One
+progress line per run. ``OUT/benchmark.csv`` has one row per run and detector (the configured
+detector and the sanity baselines the evaluator scored on the same data); ``OUT/benchmark.md``
+has mean +- std over seeds per dataset x detector for the protocol's headline metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import pandas as pd  # noqa: E402
+
+HEADLINE = {
+    "honest": ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "event_f1"),
+    "legacy": ("pa_f1", "vus_pr", "auc_pr", "affiliation_f1", "f1"),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--configs", nargs="+", required=True, help="config files")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (the run's global seed)")
+    parser.add_argument("--protocol", choices=tuple(HEADLINE), default="honest", help="evaluation protocol")
+    parser.add_argument("--out", default="benchmarks/runs", help="folder for the runs, benchmark.csv and benchmark.md")
+    parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help="overrides for every run")
+    return parser.parse_args(argv)
+
+
+def run_all(configs: list[str], seeds: list[int], protocol: str, out: Path, overrides: list[str]) -> list[str]:
+    """Run every config x seed that has no results yet; returns the failures' messages."""
+    from trainer.runner import config_name, run
+    from util.errors import UserError
+
+    failures, jobs = [], [(c, s) for c in configs for s in seeds]
+    for i, (config, seed) in enumerate(jobs, 1):
+        work_dir = out / config_name(config) / f"seed{seed}"
+        label = f"[{i}/{len(jobs)}] {config_name(config)} seed={seed}"
+        if (work_dir / "results.json").is_file():
+            print(f"{label}: done earlier, skipped", flush=True)
+            continue
+        start = time.time()
+        try:
+            results = run(config, "train", [*overrides, f"seed={seed}", f"evaluation.protocol={protocol}", f"work_dir={work_dir}", "trainer.resume=true"])
+        except UserError as exc:
+            failures.append(f"{label}: {exc}")
+            print(f"{label}: FAILED: {exc}", flush=True)
+            continue
+        headline = HEADLINE[protocol][0]
+        print(f"{label}: {headline} {results['metrics'].get(headline)} in {time.time() - start:.1f} s", flush=True)
+    return failures
+
+
+def collect(configs: list[str], seeds: list[int], out: Path) -> pd.DataFrame:
+    """One row per finished run and detector row (configured detector, then its baselines)."""
+    from trainer.runner import config_name
+    from util.config import load
+
+    rows = []
+    for config in configs:
+        data = load(config)["data"]
+        dataset = data["type"] + ("" if data.get("entities", "all") == "all" else f":{data['entities']}")
+        for seed in seeds:
+            path = out / config_name(config) / f"seed{seed}" / "results.json"
+            if not path.is_file():
+                continue
+            results = json.loads(path.read_text())
+            rows.append({"dataset": dataset, "detector": results["detector"], "config": config_name(config), "seed": seed, **results["metrics"]})
+            for name, metrics in results.get("baselines", {}).items():
+                rows.append({"dataset": dataset, "detector": f"{name} (baseline)", "config": config_name(config), "seed": seed, **metrics})
+    frame = pd.DataFrame(rows)
+    # Baselines repeat once per config on the same dataset and seed: keep one of each.
+    return frame.drop_duplicates(subset=["dataset", "detector", "seed"]) if len(frame) else frame
+
+
+def markdown(frame: pd.DataFrame, protocol: str) -> str:
+    """Mean +- std (in %) over seeds per dataset x detector."""
+    metrics = [m for m in HEADLINE[protocol] if m in frame.columns]
+    lines = [f"# Benchmark ({protocol} protocol): mean +- std over seeds, values in %", "",
+             "| dataset | detector | seeds | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 3) + "|"]
+    for (dataset, detector), group in frame.groupby(["dataset", "detector"], sort=True):
+        cells = []
+        for m in metrics:
+            values = 100 * group[m].astype(float).dropna()
+            cells.append("n/a" if values.empty else f"{values.mean():.2f} +- {values.std(ddof=1) if len(values) > 1 else 0.0:.2f}")
+        lines.append(f"| {dataset} | {detector} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, then write the tables; exit 1 when a run failed (the others still count)."""
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    failures = run_all(args.configs, args.seeds, args.protocol, out, args.set)
+    frame = collect(args.configs, args.seeds, out)
+    frame.to_csv(out / "benchmark.csv", index=False)
+    table = markdown(frame, args.protocol) if len(frame) else "No finished runs.\n"
+    (out / "benchmark.md").write_text(table)
+    print(table)
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
