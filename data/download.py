@@ -1,6 +1,6 @@
 """Download the public time-series benchmarks and lay them out as the loaders expect.
 
-    python -m data.download NAME [--root DIR] [--force] [--mirror URL]
+    python -m data.download NAME [--root DIR] [--force] [--mirror URL] [--accept-checksum]
     python -m data.download --list
 
 NAME is one of ``smd``, ``smap_msl`` (alias ``smap``, ``msl``), ``psm``, ``nab``, ``ucr``,
@@ -9,11 +9,13 @@ and ``wadi`` are licensed: the command prints how to request them. The default r
 ``datasets/<FOLDER>`` (the folder the config in ``configs/__base__/datasets`` points at).
 
 Checksums. Every file in ``SOURCES`` may pin a sha256. This table was written on a machine
-without access to the sources, so no upstream checksum could be computed here and the pins are
-empty (``None``). A pinned file whose digest differs is deleted and refused. An unpinned file is
-accepted on first use: its sha256 is printed and recorded in ``<root>/.download.json``, and a
-later ``--force`` download is verified against that record, so a silently changed upstream file
-is caught. Pin a digest by adding it to ``SOURCES`` once you have verified it.
+without access to the sources and no public project publishes digests for these files, so the
+pins are empty (``None``). A file is checked against its pin, else against the digest recorded
+in ``<root>/.download.json`` by an earlier download of the same root; a mismatch deletes the
+file and fails. A file with neither is refused: its computed sha256 is printed and the command
+fails until it is run again with ``--accept-checksum``, which accepts and records the digests
+(later ``--force`` downloads are then verified against the record, so a silently changed
+upstream file is caught). Pin a digest by adding it to ``SOURCES`` once you have verified it.
 
 Mirror. ``--mirror URL`` (or the ``SSMAD_DATA_MIRROR`` environment variable) replaces every
 source address by ``URL/<dataset>/<file name>`` with the names of ``SOURCES`` (e.g.
@@ -21,7 +23,9 @@ source address by ``URL/<dataset>/<file name>`` with the names of ``SOURCES`` (e
 
 Idempotence. A completed download writes ``<root>/.download.json``; while it exists and the
 expected files are present, the command does nothing (``--force`` downloads again).
-Downloads are written under ``<root>/.partial`` and removed once laid out.
+Downloads are written under ``<root>/.partial`` (each through a ``.part`` file, so a file there
+is complete) and removed once laid out; a run refused for unknown checksums keeps them, and the
+``--accept-checksum`` run reuses them instead of downloading again.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from tqdm import tqdm
 
 from util.errors import DataError, UserError
 
@@ -160,6 +166,7 @@ LICENSED = {
         "data.type=csv (train_path, test_path, label_column)."
     ),
 }
+LICENSED_FOLDERS = {"swat": "SWaT", "wadi": "WADI"}  # the roots of configs/__base__/datasets
 LOADER_TO_DOWNLOAD = {"smap": "smap_msl", "msl": "smap_msl", "nips_ts": "nips_ts"}
 
 
@@ -173,11 +180,11 @@ def how_to_get(dataset: str, root: Path | str) -> str:
     return "Point data.root (or data.test_path) at the files."
 
 
-def resolve(name: str) -> list[str]:
+def resolve(name: str, root: Path | str | None = None) -> list[str]:
     """Dataset keys of ``SOURCES`` behind a command-line name; licensed or unknown names are a ``UserError``."""
     key = ALIASES.get(name.lower(), name.lower())
     if key in LICENSED:
-        raise UserError(LICENSED[key].format(root=f"datasets/{key.upper()}"))
+        raise UserError(LICENSED[key].format(root=root or f"datasets/{LICENSED_FOLDERS[key]}"))
     if key in GROUPS:
         return list(GROUPS[key])
     if key not in SOURCES:
@@ -194,22 +201,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, dest: Path, log: Callable[[str], None]) -> None:
-    """Stream ``url`` to ``dest`` with a progress line every 10 %."""
+def _fetch(url: str, dest: Path) -> None:
+    """Stream ``url`` to ``dest`` through ``dest.part`` with a progress bar (shown on a terminal)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done, next_report = 0, 0.1
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                done += len(block)
-                if total and done / total >= next_report:
-                    log(f"  {dest.name}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB ({100 * done // total}%)")
-                    next_report += 0.1
+        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=None) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
     except (urllib.error.URLError, OSError) as error:
-        dest.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
         raise DataError(f"Could not download {url}: {error}. Check the connection, or use --mirror URL / ${MIRROR_ENV}.") from None
+    part.replace(dest)
 
 
 def _matches(member: str, pattern: str) -> bool:
@@ -247,8 +253,11 @@ def _copy_members(members: list, rules: tuple[tuple[str, str], ...], root: Path)
     return copied
 
 
-def _verify(remote: Remote, path: Path, recorded: str | None, url: str, log: Callable[[str], None]) -> tuple[str, bool]:
-    """(sha256, pinned) of a downloaded file; a digest differing from the pin or the record is refused."""
+def _verify(remote: Remote, path: Path, recorded: str | None, url: str, accept: bool, log: Callable[[str], None]) -> tuple[str, bool]:
+    """(sha256, known) of a downloaded file: known when pinned, recorded or accepted with ``--accept-checksum``.
+
+    A digest differing from the pin or the record deletes the file and is refused.
+    """
     digest = sha256_of(path)
     expected = remote.sha256 or recorded
     if expected and digest != expected:
@@ -259,24 +268,33 @@ def _verify(remote: Remote, path: Path, recorded: str | None, url: str, log: Cal
             "the download is corrupt or the upstream file changed. Retry; if the new file is genuine, update the pin "
             "or delete the record in .download.json."
         )
-    if not remote.sha256:
-        log(f"  {remote.name}: sha256 {digest} ({'matches the recorded digest' if recorded else 'not pinned: recorded, not verified'})")
-    return digest, bool(remote.sha256)
+    if remote.sha256:
+        return digest, True
+    note = "matches the recorded digest" if recorded else "no known checksum: " + ("accepted (--accept-checksum)" if accept else "refused")
+    log(f"  {remote.name}: sha256 {digest} ({note})")
+    return digest, bool(recorded) or accept
 
 
-def download(name: str, root: Path | str | None = None, force: bool = False, mirror: str | None = None, log: Callable[[str], None] = print) -> list[Path]:
+def download(
+    name: str,
+    root: Path | str | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    accept_checksum: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
     """Download and lay out dataset ``name``; returns the roots written. See the module docstring."""
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     roots = []
-    for key in resolve(name):
+    for key in resolve(name, root):
         source = SOURCES[key]
         target = Path(root) if root is not None else Path("datasets") / source.folder
         roots.append(target)
-        _download_one(key, source, target, force, mirror, log)
+        _download_one(key, source, target, force, mirror, accept_checksum, log)
     return roots
 
 
-def _download_one(key: str, source: Source, root: Path, force: bool, mirror: str | None, log: Callable[[str], None]) -> None:
+def _download_one(key: str, source: Source, root: Path, force: bool, mirror: str | None, accept: bool, log: Callable[[str], None]) -> None:
     marker = root / MARKER
     records = json.loads(marker.read_text()) if marker.is_file() else {}
     done = records.get(key)
@@ -285,20 +303,30 @@ def _download_one(key: str, source: Source, root: Path, force: bool, mirror: str
         return
     partial = root / ".partial"
     log(f"{key}: downloading {len(source.files)} file(s) to {root}")
-    files = {}
+    files, unknown = {}, 0
     for remote in source.files:
         url = f"{mirror.rstrip('/')}/{key}/{remote.name}" if mirror else remote.url
         cached = partial / remote.name
-        _fetch(url, cached, log)
+        if force or not cached.is_file():
+            _fetch(url, cached)
         recorded = (done or {}).get("files", {}).get(remote.name, {}).get("sha256")
-        digest, pinned = _verify(remote, cached, recorded, url, log)
+        digest, known = _verify(remote, cached, recorded, url, accept, log)
+        unknown += not known
+        files[remote.name] = {"url": url, "sha256": digest, "pinned": bool(remote.sha256)}
+    if unknown:
+        raise DataError(
+            f"{key}: {unknown} downloaded file(s) have no known sha256 (printed above). Compare them with the source if it "
+            f"publishes digests, then run the same command with --accept-checksum to accept and record them; the files are "
+            f"kept under {partial} and are not downloaded again."
+        )
+    for remote in source.files:
+        cached, url = partial / remote.name, files[remote.name]["url"]
         if remote.members:
             if _extract(cached, remote.members, root) == 0:
                 raise DataError(f"{url} holds none of the expected files ({[p for p, _ in remote.members]}); the source layout changed.")
         else:
             (root / remote.name).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(cached, root / remote.name)
-        files[remote.name] = {"url": url, "sha256": digest, "pinned": pinned}
     missing = [p for p in source.expect if not (root / p).exists()]
     if missing:
         raise DataError(f"{key}: after extraction {missing} are missing under {root}; the source layout changed.")
@@ -314,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="target folder (default datasets/<FOLDER>)")
     parser.add_argument("--force", action="store_true", help="download again even if already present")
     parser.add_argument("--mirror", help=f"base URL serving <dataset>/<file> (or ${MIRROR_ENV})")
+    parser.add_argument("--accept-checksum", action="store_true", help="accept and record the sha256 of files that have no pinned or recorded digest")
     parser.add_argument("--list", action="store_true", help="print the source table and exit")
     args = parser.parse_args(argv)
     if args.list or not args.name:
@@ -323,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:9s} licensed: python -m data.download {key} prints how to request it")
         return 0 if args.list else 2
     try:
-        download(args.name, args.root, force=args.force, mirror=args.mirror)
+        download(args.name, args.root, force=args.force, mirror=args.mirror, accept_checksum=args.accept_checksum)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -71,12 +71,12 @@ def test_psm_download_lays_out_what_the_loader_reads(mirror, tmp_path, capsys):
     url, served, _ = mirror
     write_psm(served / "psm")
     root = tmp_path / "PSM"
-    dl.download("psm", root, mirror=url)
+    dl.download("psm", root, mirror=url, accept_checksum=True)
     (entity,) = Psm(root=str(root)).read()
     assert entity.train.shape == (40, 25) and entity.test_labels.sum() == 1
     assert not (root / ".partial").exists()
     digest = hashlib.sha256((served / "psm" / "train.csv").read_bytes()).hexdigest()
-    assert f"sha256 {digest}" in capsys.readouterr().out  # unpinned: printed and recorded
+    assert f"sha256 {digest} (no known checksum: accepted" in capsys.readouterr().out  # printed and recorded
     assert digest in (root / dl.MARKER).read_text()
 
 
@@ -84,7 +84,7 @@ def test_archive_extraction_for_smap_msl(mirror, tmp_path):
     url, served, _ = mirror
     write_telemanom(served / "smap_msl")
     root = tmp_path / "SMAP_MSL"
-    dl.download("smap", root, mirror=url)
+    dl.download("smap", root, mirror=url, accept_checksum=True)
     assert sorted(p.name for p in (root / "train").iterdir()) == ["A-1.npy"]
     (entity,) = Smap(root=str(root)).read()
     assert entity.test.shape == (50, 25) and np.flatnonzero(entity.test_labels).tolist() == [10, 11, 12]
@@ -94,14 +94,30 @@ def test_second_run_is_a_no_op_and_force_downloads_again(mirror, tmp_path):
     url, served, requests = mirror
     write_psm(served / "psm")
     root = tmp_path / "PSM"
-    dl.download("psm", root, mirror=url)
+    dl.download("psm", root, mirror=url, accept_checksum=True)
     before = {p.name: p.stat().st_mtime_ns for p in root.glob("*.csv")}
     count = len(requests)
     dl.download("psm", root, mirror=url)
     assert len(requests) == count
     assert {p.name: p.stat().st_mtime_ns for p in root.glob("*.csv")} == before
-    dl.download("psm", root, mirror=url, force=True)
+    dl.download("psm", root, mirror=url, force=True)  # verified against the recorded digests, no flag needed
     assert len(requests) == count + 3
+
+
+def test_unknown_checksum_needs_accept_checksum_and_the_rerun_reuses_the_files(mirror, tmp_path, capsys):
+    url, served, requests = mirror
+    write_psm(served / "psm")
+    root = tmp_path / "PSM"
+    with pytest.raises(DataError, match=r"3 downloaded file\(s\) have no known sha256.*--accept-checksum"):
+        dl.download("psm", root, mirror=url)
+    digest = hashlib.sha256((served / "psm" / "test.csv").read_bytes()).hexdigest()
+    assert f"test.csv: sha256 {digest} (no known checksum: refused)" in capsys.readouterr().out
+    assert not (root / "test.csv").exists() and not (root / dl.MARKER).exists()
+    count = len(requests)
+    dl.download("psm", root, mirror=url, accept_checksum=True)
+    assert len(requests) == count  # the complete files kept under .partial were reused
+    assert (root / "test.csv").is_file() and not (root / ".partial").exists()
+    assert digest in (root / dl.MARKER).read_text()
 
 
 def test_pinned_checksum_mismatch_is_refused_and_the_file_deleted(mirror, tmp_path, monkeypatch):
@@ -120,7 +136,7 @@ def test_forced_download_of_a_changed_file_fails_against_the_record(mirror, tmp_
     url, served, _ = mirror
     write_psm(served / "psm")
     root = tmp_path / "PSM"
-    dl.download("psm", root, mirror=url)
+    dl.download("psm", root, mirror=url, accept_checksum=True)
     (served / "psm" / "test.csv").write_text("tampered\n")
     with pytest.raises(DataError, match="recorded by the previous download"):
         dl.download("psm", root, mirror=url, force=True)
@@ -132,7 +148,9 @@ def test_missing_file_on_the_server_and_unknown_or_licensed_names(mirror, tmp_pa
         dl.download("psm", tmp_path / "PSM", mirror=url)
     with pytest.raises(UserError, match="Unknown dataset 'nope'"):
         dl.download("nope", tmp_path)
-    with pytest.raises(UserError, match="itrust"):
+    with pytest.raises(UserError, match=r"itrust.*under datasets/SWaT "):
+        dl.download("swat")
+    with pytest.raises(UserError, match=f"under {tmp_path} "):
         dl.download("swat", tmp_path)
 
 
@@ -140,7 +158,9 @@ def test_cli_exit_codes(mirror, tmp_path, monkeypatch, capsys):
     url, served, _ = mirror
     write_psm(served / "psm")
     monkeypatch.setenv(dl.MIRROR_ENV, url)
-    assert dl.main(["psm", "--root", str(tmp_path / "PSM")]) == 0
+    assert dl.main(["psm", "--root", str(tmp_path / "PSM")]) == 2
+    assert "--accept-checksum" in capsys.readouterr().err
+    assert dl.main(["psm", "--root", str(tmp_path / "PSM"), "--accept-checksum"]) == 0
     assert dl.main(["wadi"]) == 2
     assert "itrust" in capsys.readouterr().err
     assert dl.main(["--list"]) == 0
