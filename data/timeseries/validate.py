@@ -62,7 +62,7 @@ def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
         if other is not None:
             raise DataError(
                 f"{path} has a single column '{header[:60]}' when read with separator {sep!r}; it looks "
-                f"{other!r}-separated. Convert it or set data.sep={other!r} where the loader supports it."
+                f"{other!r}-separated. Convert it or set data.delimiter={other!r} where the loader supports it."
             )
     return frame
 
