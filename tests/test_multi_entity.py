@@ -59,11 +59,15 @@ def test_separate_models_aggregate_and_resume_skips_done_entities(tmp_path, caps
     again = json.loads((run_dir / "entities" / "A-2" / "results.json").read_text())
     assert again["metrics"] == subs["A-2"]["metrics"]  # the finished training was reused, not redone differently
     assert json.loads((run_dir / "results.json").read_text())["metrics"] == top["metrics"]
+    test_args = args(root, run_dir)
+    test_args[test_args.index("train")] = "test"
+    assert main(test_args) == 0  # -m test re-evaluates every entity's checkpoint
+    assert json.loads((run_dir / "results.json").read_text())["metrics"] == top["metrics"]
 
 
 def test_joint_mode_trains_one_model_over_all_entities(tmp_path):
     root = write_telemanom(tmp_path / "SMAP_MSL", channels=CHANNELS[:2])
     run_dir = tmp_path / "joint"
-    assert main(args(root, run_dir, "entity_mode=joint")) == 0
+    assert main(args(root, run_dir, "data.entity_mode=joint")) == 0  # the spelling of entity_mode
     assert not (run_dir / "entities").exists() and (run_dir / "ckpt_best.pth").is_file()
     assert list(json.loads((run_dir / "results.json").read_text())["per_entity"]) == list(CHANNELS[:2])

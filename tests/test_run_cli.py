@@ -16,6 +16,7 @@ TINY = ["data.train_length=600", "data.test_length=600", "data.window=20", "trai
         "num_threads=1", "device=cpu", "evaluation.plots=false"]
 
 
+@pytest.mark.slow  # a fresh interpreter (~15 s of imports); main() itself is covered in-process
 def test_user_error_in_a_real_process_prints_one_line_and_no_traceback():
     done = subprocess.run([sys.executable, "run.py", "-c", "configs/baselines/zscore_synthetic.py", "-m", "train", "trainer.epohcs=1"],
                           cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300)
