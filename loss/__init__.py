@@ -1,2 +1,2 @@
 """Registered losses."""
-from loss import feature, minimax, reconstruction  # noqa: F401  (registration)
+from loss import contrastive, feature, minimax, reconstruction  # noqa: F401  (registration)

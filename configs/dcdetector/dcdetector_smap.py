@@ -1,0 +1,8 @@
+# DCdetector on SMAP: the paper's model (d_model 256, 1 head, 3 layers, lr 1e-4) with its window 105 and
+# patch sizes [3, 5, 7]; anomaly ratio, batch size and epochs from the released script.
+_base_ = ["../__base__/runtime.py", "../__base__/datasets/smap.py"]
+
+model = dict(type="dcdetector", patch_sizes=[3, 5, 7], d_model=256, n_heads=1, e_layers=3, dropout=0.0, temperature=50.0, loss=dict(type="contrastive_kl"))
+data = dict(window=105, batch_size=256)
+trainer = dict(epochs=3, optimizer=dict(type="adam", lr=1e-4))
+evaluation = dict(legacy_anomaly_ratio=0.85)  # percent flagged under evaluation.protocol=legacy
