@@ -3,11 +3,13 @@
 It scores every test point exactly once, sets the threshold without test labels (unless an
 oracle rule is named, and then says so), computes the full metric suite per entity, on the
 concatenation and as the mean over entities, scores random and z-score baselines on the same
-test set, and writes ``results.json``, ``results.md``, ``scores.npz`` and ``plots/``.
+test set, and writes ``results.json``, ``results.md``, ``scores.npz``, ``scores.png`` (the first entity)
+and ``plots/`` (one figure per entity).
 """
 from __future__ import annotations
 
 import json
+import shutil
 import platform
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,7 @@ class TimeSeriesEvaluator:
         for i, (entity, s) in enumerate(zip(data.entities[: self.max_plots], scores)):
             entity_threshold = np.asarray(threshold)[bounds[i] : bounds[i + 1]] if np.ndim(threshold) else threshold
             plot_scores(plot_dir / f"scores_{entity.name}.png", entity.test, entity.test_labels, s["test"], entity_threshold, f"{entity.name}: test series, true anomalies (red) and scores")
+        shutil.copyfile(plot_dir / f"scores_{data.entities[0].name}.png", run_dir / "scores.png")
 
 
 def _finite(value: Any) -> Any:
