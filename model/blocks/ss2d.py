@@ -5,9 +5,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath
 from torch import Tensor, nn
 
+from model.blocks.drop_path import DropPath
 from model.blocks.hybrid_scan import HybridScan
 from model.ops.selective_scan import selective_scan
 

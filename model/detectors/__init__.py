@@ -1,6 +1,2 @@
 """Registered detectors, one module each."""
-from model.detectors import anomaly_transformer, baselines, dcdetector, kambaad, maat  # noqa: F401  (registration)
-from util.imports import optional_import
-
-optional_import("model.detectors.mambaad", requires="timm")
-optional_import("model.detectors.mtad", requires="timm")
+from model.detectors import anomaly_transformer, baselines, dcdetector, kambaad, maat, mambaad, mtad  # noqa: F401  (registration)
