@@ -113,7 +113,7 @@ class TimeSeriesEvaluator:
             **{f"{e.name}/scores": s["test"] for e, s in zip(data.entities, model_scores)},
             **{f"{e.name}/labels": e.test_labels for e in data.entities},
         )
-        (run_dir / "results.json").write_text(json.dumps(_finite(results), indent=2))
+        (run_dir / "results.json").write_text(json.dumps(json_safe(results), indent=2))
         (run_dir / "results.md").write_text(render_markdown(results))
         if self.plots:
             self._plot(run_dir, data, model_scores, results["threshold"])
@@ -177,12 +177,12 @@ class TimeSeriesEvaluator:
         shutil.copyfile(plot_dir / f"scores_{data.entities[0].name}.png", run_dir / "scores.png")
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe copy: NaN/inf become None (documented as 'undefined' in results.md)."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):
