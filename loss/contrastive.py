@@ -10,6 +10,10 @@ each ``(B, H, W, W)``), the released solver minimises ``L_N - L_P`` where
 in-patch view is pulled towards the patch-wise one while the patch-wise view is pushed away
 from the in-patch one; the two terms are numerically equal, so the value of ``loss`` is 0 and
 only its gradient matters. ``disc`` logs the discrepancy itself.
+
+Model selection caveat: a validation loss that is always 0 never "improves", so a trainer that
+keeps the best-validation checkpoint keeps the first epoch's weights. The released early
+stopping (ties count as improvements) keeps the last epoch instead.
 """
 from __future__ import annotations
 

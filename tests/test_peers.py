@@ -11,6 +11,7 @@ import loss  # noqa: F401  (registers losses)
 import model  # noqa: F401  (registers detectors)
 from loss.minimax import stop_gradient_terms
 from model.blocks.anomaly_attention import AnomalyAttention, block_diagonal_mask
+from model.blocks.revin import RevIN
 from util import config
 from util.errors import ConfigError
 from util.registry import DETECTORS
@@ -84,6 +85,20 @@ def test_sparse_mask_is_block_diagonal_and_series_respects_it():
     assert sigma.shape == (2, 2, 7) and torch.all(sigma > 0) and torch.all(sigma < 2.0 + 1e-4)
     _, causal_series, _, _ = AnomalyAttention(8, n_heads=2, causal=True)(torch.randn(2, 7, 8))
     assert torch.all(causal_series.triu(1) == 0)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_revin_normalises_each_series_and_reverses(affine):
+    revin = RevIN(3, affine=affine)
+    if affine:
+        torch.nn.init.uniform_(revin.weight, 0.5, 2.0)
+        torch.nn.init.normal_(revin.bias)
+    x = 5.0 + 3.0 * torch.randn(2, 50, 3)
+    normed = revin(x)
+    if not affine:
+        torch.testing.assert_close(normed.mean(1), torch.zeros(2, 3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(normed.std(1, unbiased=False), torch.ones(2, 3), atol=1e-4, rtol=0)
+    torch.testing.assert_close(revin.denormalise(normed), x, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("patch_sizes,window", [((1,), 30), ((2, 5), 30), ((3, 5, 10), 60)])
