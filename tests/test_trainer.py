@@ -103,3 +103,17 @@ def test_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     with pytest.raises(NonFiniteLossError, match="epoch 3, step"):
         again.fit()
     assert (tmp_path / LAST).read_bytes() == before
+
+
+def test_select_last_keeps_the_final_epoch_without_early_stopping(tmp_path, monkeypatch):
+    trainer = build(tmp_path, epochs=3, patience=1, select="last")
+    monkeypatch.setattr(trainer, "_validate", lambda: 0.0)  # a loss that never improves, like DCdetector's
+    trainer.fit()
+    assert load_checkpoint(tmp_path / BEST)["epoch"] == 3
+
+
+def test_unknown_selection_is_a_config_error(tmp_path):
+    from util.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="trainer.select"):
+        build(tmp_path, select="best")

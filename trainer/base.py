@@ -21,12 +21,13 @@ from model.detectors.base import Detector
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util import distributed as dist
 from util.device import move_batch
-from util.errors import CheckpointError, UserError
+from util.errors import CheckpointError, ConfigError, UserError
 from util.logging import get_logger
 from util.registry import OPTIMIZERS, SCHEDULERS, TRAINERS
 from util.seed import rng_state, set_rng_state
 
 LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
+SELECTIONS = ("val_loss", "last")
 
 
 class NonFiniteLossError(UserError):
@@ -66,6 +67,9 @@ class Trainer:
         grad_clip: maximum gradient norm (None: no clipping).
         amp: bfloat16 autocast; only used on CUDA.
         patience: epochs without validation improvement before stopping.
+        select: which epoch ``ckpt_best.pth`` keeps: ``val_loss`` (lowest validation loss, with
+            early stopping) or ``last`` (the final epoch, no early stopping) for objectives whose
+            value carries no signal, such as DCdetector's stop-gradient contrastive loss (always 0).
         resume: continue from ``run_dir/ckpt_last.pth`` when it exists.
         log_every: TensorBoard step-scalar interval.
         progress: show tqdm progress bars.
@@ -88,6 +92,7 @@ class Trainer:
         grad_clip: float | None = None,
         amp: bool = False,
         patience: int = 3,
+        select: str = "val_loss",
         resume: bool = False,
         log_every: int = 20,
         progress: bool = True,
@@ -96,7 +101,9 @@ class Trainer:
         self.seed, self.model_cfg = seed, model_cfg or {}
         self.epochs, self.max_steps, self.grad_clip = epochs, max_steps, grad_clip
         self.amp = amp and device.type == "cuda"
-        self.patience, self.resume, self.log_every = patience, resume, log_every
+        if select not in SELECTIONS:
+            raise ConfigError(f"trainer.select='{select}' is unknown; use one of {', '.join(SELECTIONS)}.")
+        self.patience, self.select, self.resume, self.log_every = patience, select, resume, log_every
         self.progress = progress and dist.is_main()
         self.log = get_logger()
         params = [p for p in detector.parameters() if p.requires_grad]
@@ -208,7 +215,7 @@ class Trainer:
         if val_loss is not None:
             writer.add_scalar("epoch/val_loss", val_loss, self.epoch)
         writer.add_scalar("epoch/lr", self.optimizer.param_groups[0]["lr"], self.epoch)
-        improved = criterion < self.best_val
+        improved = self.select == "last" or criterion < self.best_val
         if improved:
             self.best_val, self.bad_epochs = criterion, 0
         else:

@@ -24,6 +24,7 @@ trainer = dict(
     grad_clip=None,  # max gradient norm, or None
     amp=False,  # mixed precision; only ever used on CUDA
     patience=3,  # early stopping on the validation loss (a split of the training data)
+    select="val_loss",  # ckpt_best.pth: lowest validation loss, or "last" (final epoch, no early stopping)
     resume=False,  # continue from ckpt_last.pth in work_dir
     log_every=20,  # TensorBoard scalars every N steps
     progress=True,  # tqdm progress bars
