@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--configs", nargs="+", required=True, help="config files")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (the run's global seed)")
     parser.add_argument("--protocol", choices=tuple(HEADLINE), default="honest", help="evaluation protocol")
-    parser.add_argument("--out", default="benchmarks/runs", help="folder for the runs, benchmark.csv and benchmark.md")
+    parser.add_argument("--out", default="runs/benchmark", help="folder for the runs, benchmark.csv and benchmark.md")
     parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help="overrides for every run")
     return parser.parse_args(argv)
 
