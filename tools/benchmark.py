@@ -1,7 +1,7 @@
 """Seeded benchmark: every config x seed, resumable, then ``benchmark.csv`` and a mean +- std table.
 
     python tools/benchmark.py --configs configs/baselines/dense_ae_smap.py configs/kambaad/kambaad_smap.py \\
-        --seeds 0 1 2 --protocol honest --out benchmarks/runs [--set trainer.epochs=1 data.max_points=20000]
+        --seeds 0 1 2 --protocol honest --out runs/benchmark [--set trainer.epochs=1 data.max_points=20000]
 
 Each run trains in ``OUT/<config>/seed<k>/`` (``seed=k``, ``trainer.resume=true``): a finished run
 (``results.json`` present) is skipped, an interrupted one continues from its last checkpoint. One
