@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from util.distributed import ShardedBatchSampler
 from util.errors import ConfigError, DataError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -103,27 +104,33 @@ class ImageData:
         """Keyword arguments every image detector is built with."""
         return {"image_size": self.source.image_size}
 
-    def _loader(self, samples: list[Sample], shuffle: bool, seed: int = 0) -> DataLoader:
+    def _loader(self, samples: list[Sample]) -> DataLoader:
         return DataLoader(
             ImageDataset(samples, self.source.image_size),
             batch_size=self.source.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(seed) if shuffle else None,
             num_workers=self.source.num_workers,
             pin_memory=torch.cuda.is_available(),
         )
 
-    def train_loader(self, seed: int) -> DataLoader:
-        """Shuffled normal training images of every selected class; the order depends on ``seed`` only."""
-        return self._loader(self.train_samples, shuffle=True, seed=seed)
+    def train_loader(self, seed: int, rank: int = 0, num_replicas: int = 1) -> DataLoader:
+        """Shuffled normal training images of every selected class; the order depends on ``seed`` only.
+
+        Under torchrun, rank ``rank``'s share of each global batch (``util.distributed``).
+        """
+        return DataLoader(
+            ImageDataset(self.train_samples, self.source.image_size),
+            batch_sampler=ShardedBatchSampler(len(self.train_samples), self.source.batch_size, seed, rank, num_replicas),
+            num_workers=self.source.num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
 
     def val_loader(self) -> DataLoader | None:
         """Held-out normal training images (validation loss), or None when ``val_fraction`` is 0."""
-        return self._loader(self.val_samples, shuffle=False) if self.val_samples else None
+        return self._loader(self.val_samples) if self.val_samples else None
 
     def test_loader(self) -> DataLoader:
         """Every test image once, class by class, with masks and labels."""
-        return self._loader(self.test_samples, shuffle=False)
+        return self._loader(self.test_samples)
 
     def example_batch(self, batch_size: int = 2) -> dict[str, torch.Tensor]:
         """A real batch of training images ``{"img": (B, 3, S, S)}``, for FLOP counting."""
