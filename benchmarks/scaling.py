@@ -1,7 +1,7 @@
 """Time and memory per window against window length for attention-only, Mamba-only and full
 KambaAD stacks; prints a markdown table and the fitted growth exponents.
 
-    python benchmarks/scaling.py            # W in 100 ... 3200 (doubling), d_model 64, 8 channels, batch 4
+    python benchmarks/scaling.py            # W in 100 ... 3200 (doubling), d_model 64, 8 channels, batch 2
     python benchmarks/scaling.py --quick    # W in {32, 64}, tiny (seconds)
 
 Stacks (KambaAD detectors, one layer, so the same code is measured as in training):
@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> str:
     add_common_arguments(parser)
     parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=list(STACKS))
     parser.add_argument("--lengths", nargs="+", type=int, default=None, help="window lengths (default 100 ... 3200)")
+    parser.add_argument("--batch", type=int, default=None, help="windows per pass (default 2; quick 2)")
     parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per cell (default 1; quick 0)")
     args = parser.parse_args(argv)
     apply_threads(args.threads)
     import_components()
     lengths = args.lengths or ([32, 64] if args.quick else [100, 200, 400, 800, 1600, 3200])
-    sizes = dict(d_model=8, n_features=2, batch=2) if args.quick else dict(d_model=64, n_features=8, batch=4)
+    sizes = dict(d_model=8, n_features=2, batch=args.batch or 2) if args.quick else dict(d_model=64, n_features=8, batch=args.batch or 2)
     min_seconds = args.min_seconds if args.min_seconds is not None else (0.0 if args.quick else 1.0)
     device = select_device(args.device)
     rows, exponents = [], []
