@@ -23,6 +23,7 @@ trainer = dict(
     scheduler=dict(type="none"),
     grad_clip=None,  # max gradient norm, or None
     amp=False,  # mixed precision; only ever used on CUDA
+    compile=False,  # torch.compile the training loss (pays off for long runs only)
     patience=3,  # early stopping on the validation loss (a split of the training data)
     select="val_loss",  # ckpt_best.pth: lowest validation loss, or "last" (final epoch, no early stopping)
     resume=False,  # continue from ckpt_last.pth in work_dir
