@@ -17,10 +17,11 @@ from data.timeseries.pipeline import TimeSeriesData
 from metric.timeseries import aggregate, compute_metrics
 from trainer.base import BEST
 from trainer.runner import run_one
-from trainer.ts_evaluator import json_safe, render_markdown
+from trainer.ts_evaluator import render_markdown
 from util import distributed as dist
 from util.errors import CheckpointError
 from util.logging import get_logger, setup_logger
+from util.results import write_results_json
 
 ENTITIES = "entities"
 
@@ -50,7 +51,7 @@ def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, devi
         setup_logger(run_dir)  # -m test pointed the log at the last sub-run
     results = aggregate_entities(run_dir, [e.name for e in data.entities], data.describe())
     if dist.is_main():
-        (run_dir / "results.json").write_text(json.dumps(json_safe(results), indent=2))
+        write_results_json(run_dir / "results.json", results)
         (run_dir / "results.md").write_text(render_markdown(results) + SEPARATE_NOTE)
     return results
 

@@ -7,7 +7,6 @@ image metrics and mAD per class and their mean over classes, and writes ``result
 """
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections import defaultdict
@@ -29,6 +28,7 @@ from metric.image import METRIC_KEYS, compute_image_metrics, mean_over_classes  
 from model.detectors.base import Detector  # noqa: E402
 from util.device import move_batch  # noqa: E402
 from util.registry import EVALUATORS  # noqa: E402
+from util.results import write_results_json
 
 COLUMNS = ("I-AUROC", "I-AP", "I-F1max", "P-AUROC", "P-AP", "P-F1max", "AUPRO", "mAD")
 
@@ -91,7 +91,7 @@ class ImageEvaluator:
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
             **(info or {}),
         }
-        (run_dir / "results.json").write_text(json.dumps(_json_safe(results), indent=2))
+        write_results_json(run_dir / "results.json", results)
         (run_dir / "results.md").write_text(render_markdown(results))
         if self.save_grid:
             (run_dir / "plots").mkdir(exist_ok=True)
@@ -172,16 +172,6 @@ def plot_grid(path: Path, shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-def _json_safe(value: Any) -> Any:
-    """Copy with NaN/inf as None (undefined metrics, e.g. a class without defective test images)."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def _cell(value: float) -> str:

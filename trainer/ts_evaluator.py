@@ -8,7 +8,6 @@ and ``plots/`` (one figure per entity).
 """
 from __future__ import annotations
 
-import json
 import shutil
 import platform
 from pathlib import Path
@@ -29,6 +28,7 @@ from util.errors import ConfigError
 from util.logging import get_logger
 from util.plots import plot_scores
 from util.registry import DETECTORS, EVALUATORS, THRESHOLDS
+from util.results import write_results_json
 
 PROTOCOLS = ("honest", "legacy")
 BASELINES = ("random", "zscore")
@@ -113,7 +113,7 @@ class TimeSeriesEvaluator:
             **{f"{e.name}/scores": s["test"] for e, s in zip(data.entities, model_scores)},
             **{f"{e.name}/labels": e.test_labels for e in data.entities},
         )
-        (run_dir / "results.json").write_text(json.dumps(json_safe(results), indent=2))
+        write_results_json(run_dir / "results.json", results)
         (run_dir / "results.md").write_text(render_markdown(results))
         if self.plots:
             self._plot(run_dir, data, model_scores, results["threshold"])
@@ -176,18 +176,6 @@ class TimeSeriesEvaluator:
             plot_scores(plot_dir / f"scores_{entity.name}.png", entity.test, entity.test_labels, s["test"], entity_threshold, f"{entity.name}: test series, true anomalies (red) and scores")
         shutil.copyfile(plot_dir / f"scores_{data.entities[0].name}.png", run_dir / "scores.png")
 
-
-def json_safe(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None (documented as 'undefined' in results.md)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 HONEST_COLUMNS = (

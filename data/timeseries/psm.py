@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.timeseries.base import Entity, TimeSeriesSource
 from data.timeseries.csv import label_values
-from data.timeseries.validate import missing_data, numeric_values, read_table, require_file
+from data.timeseries.validate import numeric_values, read_table, require_file
 from util.errors import DataError
 from util.registry import DATASETS
 
