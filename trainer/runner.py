@@ -205,7 +205,7 @@ def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, nam
         setup_logger(run_dir)
     info = {"detector": cfg["model"]["type"], "config": name, "config_hash": config_hash(cfg), "seed": cfg["seed"], "checkpoint": str(ckpt), **facts}
     results = EVALUATORS.build(cfg["evaluation"]).evaluate(detector, data, run_dir, device, info)
-    if dist.is_main():
+    if dist.is_main() and data.family == "timeseries":  # predict (time series only) reads it
         write_calibration(run_dir, data, results)
     return results
 
