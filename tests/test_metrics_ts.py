@@ -1,6 +1,8 @@
 """Time-series metrics: hand-computed cases, degenerate inputs, purity, threshold rules, TSB-AD agreement."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -250,3 +252,41 @@ def test_affiliation_agrees_with_tsb_ad_including_series_edges():
         precision, recall = affiliation_precision_recall(labels, pred)
         assert precision == pytest.approx(theirs["Affiliation_Precision"], abs=1e-9)
         assert recall == pytest.approx(theirs["Affiliation_Recall"], abs=1e-9)
+
+
+# Hand-worked cases: two affiliation zones, random predictions, the soft Range-AUC buffer
+def test_affiliation_zones_split_at_midpoints():
+    # events [0, 1) and [7, 8): zones [0, 4) and [4, 8). Prediction [3, 4) belongs to the first zone only.
+    labels, pred = np.asarray([1, 0, 0, 0, 0, 0, 0, 1], dtype=bool), np.asarray([0, 0, 0, 1, 0, 0, 0, 0], dtype=bool)
+    precision, recall = affiliation_precision_recall(labels, pred)
+    assert precision == pytest.approx(0.5 / 4)  # d in [2, 3), survival (3 - d)/4
+    assert recall == pytest.approx((0.25 + 0.0) / 2)  # zone 2 has no prediction
+
+
+def test_affiliation_of_random_predictions_is_about_one_half():
+    rng = np.random.default_rng(0)
+    labels = np.zeros(20000, bool)
+    labels[10000:10050] = True
+    precisions = [affiliation_precision_recall(labels, rng.random(20000) < 0.001)[0] for _ in range(20)]
+    assert np.mean(precisions) == pytest.approx(0.5, abs=0.05)
+
+
+
+def test_range_auc_with_soft_buffer_by_hand():
+    # buffer 2 extends the event [2, 3] by one point each side with weight sqrt(1 - 1/2)
+    labels, scores = np.asarray([0, 0, 1, 1, 0, 0], dtype=bool), np.array([0.0, 1.0, 0.5, 0.0, 0.0, 0.0])
+    w = math.sqrt(0.5)
+    rows = []  # (n_pred, TP) at thresholds 1, 0.5, 0
+    for n_pred, tp, tp_original in ((1, w, 0), (2, 1 + w, 1), (6, 2 + 2 * w, 2)):
+        soft_positives = (2 + 2 + tp - tp_original) / 2
+        rows.append((min(tp / soft_positives, 1), (n_pred - tp) / (6 - soft_positives), tp / n_pred))
+    tpr, fpr, precision = (np.array(c) for c in zip(*rows))
+    fpr_curve, tpr_curve = np.r_[0, fpr, 1], np.r_[0, tpr, 1]
+    expected_roc = np.sum(np.diff(fpr_curve) * (tpr_curve[1:] + tpr_curve[:-1]) / 2)
+    expected_pr = np.sum(np.diff(np.r_[0, tpr]) * precision)
+    roc, pr = range_auc_curves(labels, scores, window=2)
+    np.testing.assert_allclose(roc, [0.5625, 0.5625, expected_roc])  # buffers 0 and 1 add nothing
+    np.testing.assert_allclose(pr, [5 / 12, 5 / 12, expected_pr])
+    out = compute_metrics(labels, scores, threshold=0.5, window=2)
+    assert out["range_auc_roc"] == pytest.approx(expected_roc) and out["vus_roc"] == pytest.approx((2 * 0.5625 + expected_roc) / 3)
+    assert out["range_auc_pr"] == pytest.approx(expected_pr) and out["vus_pr"] == pytest.approx((10 / 12 + expected_pr) / 3)
