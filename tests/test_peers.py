@@ -9,7 +9,7 @@ import torch
 
 import loss  # noqa: F401  (registers losses)
 import model  # noqa: F401  (registers detectors)
-from loss.minimax import stop_gradient_terms
+from loss.minimax import step_discrepancy, stop_gradient_terms
 from model.blocks.anomaly_attention import AnomalyAttention, block_diagonal_mask
 from model.blocks.revin import RevIN
 from util import config
@@ -159,6 +159,34 @@ def test_maat_compat_modes_and_explicit_switches():
     assert mixed.layers[0].attention.block_size == 7 and not mixed.layers[0].attention.causal and len(mixed.mambas) == 1
     with pytest.raises(ConfigError, match="compat"):
         tiny("maat", compat="authors")
+
+
+@pytest.mark.parametrize("kind", ["anomaly_transformer", "maat"])
+def test_association_score_temperature_follows_compat(kind):
+    """Paper (Eq. 6): softmax of -discrepancy; release: of -50 * discrepancy; explicit values win."""
+    x = torch.randn(2, 20, 3)
+    paper, release = tiny(kind), tiny(kind, compat="release")
+    assert (paper.temperature, release.temperature, tiny(kind, temperature=7.0).temperature) == (1.0, 50.0, 7.0)
+    release.load_state_dict(paper.state_dict(), strict=False)
+    with torch.no_grad():
+        out = paper.eval()({"x": x})
+        error = (out["recon"] - x).pow(2).mean(-1)
+        discrepancy = step_discrepancy(out["series"], out["prior"])
+        torch.testing.assert_close(paper.score({"x": x}), torch.softmax(-discrepancy, -1) * error)
+    with pytest.raises(ConfigError, match="compat"):
+        tiny(kind, compat="authors")
+
+
+def test_dcdetector_paper_score_is_the_discrepancy_release_its_softmax():
+    detector, x = tiny("dcdetector", patch_sizes=[2, 5]).eval(), torch.randn(2, 20, 3)
+    with torch.no_grad():
+        out = detector({"x": x})
+        discrepancy = step_discrepancy(out["patch_wise"], out["in_patch"])
+        torch.testing.assert_close(detector.score({"x": x}), discrepancy)
+        detector.compat = "release"
+        torch.testing.assert_close(detector.score({"x": x}), torch.softmax(-50.0 * discrepancy, -1))
+    with pytest.raises(ConfigError, match="compat"):
+        tiny("dcdetector", patch_sizes=[2, 5], compat="authors")
 
 
 def test_anomaly_transformer_loss_falls_on_a_tiny_batch():

@@ -2,7 +2,7 @@
 # Batch 32 (the released default is 256); anomaly ratio and epochs: released scripts/SMAP.sh.
 _base_ = ["../__base__/runtime.py", "../__base__/datasets/smap.py"]
 
-model = dict(type="anomaly_transformer", d_model=512, n_heads=8, e_layers=3, d_ff=512, dropout=0.0, temperature=50.0, loss=dict(type="minimax", k=3.0))
+model = dict(type="anomaly_transformer", d_model=512, n_heads=8, e_layers=3, d_ff=512, dropout=0.0, loss=dict(type="minimax", k=3.0))
 data = dict(window=100, batch_size=32)
 trainer = dict(epochs=3, optimizer=dict(type="adam", lr=1e-4))
 evaluation = dict(legacy_anomaly_ratio=1.0)  # percent flagged under evaluation.protocol=legacy

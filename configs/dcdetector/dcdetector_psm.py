@@ -2,7 +2,7 @@
 # patch sizes [1, 3, 5]; anomaly ratio, batch size and epochs from the released script.
 _base_ = ["../__base__/runtime.py", "../__base__/datasets/psm.py"]
 
-model = dict(type="dcdetector", patch_sizes=[1, 3, 5], d_model=256, n_heads=1, e_layers=3, dropout=0.0, temperature=50.0, loss=dict(type="contrastive_kl"))
+model = dict(type="dcdetector", patch_sizes=[1, 3, 5], d_model=256, n_heads=1, e_layers=3, dropout=0.0, loss=dict(type="contrastive_kl"))
 data = dict(window=60, batch_size=256)
 trainer = dict(epochs=3, select="last", optimizer=dict(type="adam", lr=1e-4))  # its loss is identically 0: keep the last epoch
 evaluation = dict(legacy_anomaly_ratio=1.0)  # percent flagged under evaluation.protocol=legacy

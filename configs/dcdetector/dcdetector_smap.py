@@ -2,7 +2,7 @@
 # patch sizes [3, 5, 7]; anomaly ratio, batch size and epochs from the released script.
 _base_ = ["../__base__/runtime.py", "../__base__/datasets/smap.py"]
 
-model = dict(type="dcdetector", patch_sizes=[3, 5, 7], d_model=256, n_heads=1, e_layers=3, dropout=0.0, temperature=50.0, loss=dict(type="contrastive_kl"))
+model = dict(type="dcdetector", patch_sizes=[3, 5, 7], d_model=256, n_heads=1, e_layers=3, dropout=0.0, loss=dict(type="contrastive_kl"))
 data = dict(window=105, batch_size=256)
 trainer = dict(epochs=3, select="last", optimizer=dict(type="adam", lr=1e-4))  # its loss is identically 0: keep the last epoch
 evaluation = dict(legacy_anomaly_ratio=0.85)  # percent flagged under evaluation.protocol=legacy

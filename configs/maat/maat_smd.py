@@ -4,7 +4,7 @@
 _base_ = ["../__base__/runtime.py", "../__base__/datasets/smd.py"]
 
 model = dict(
-    type="maat", d_model=512, n_heads=8, e_layers=3, d_ff=512, dropout=0.0, temperature=50.0,
+    type="maat", d_model=512, n_heads=8, e_layers=3, d_ff=512, dropout=0.0,
     sparse_attention=True, block_size=10, causal_mask=False, share_mamba_across_layers=False,
     d_state=8, d_conv=4, expand=2, compat="paper", loss=dict(type="minimax", k=3.0),
 )

@@ -2,6 +2,13 @@
 the minimax association loss; score = softmax over the window of the negative association
 discrepancy, times the per-step reconstruction error.
 
+The softmax's temperature is where paper and release part: the paper's score (its Eq. 6) is
+``Softmax(-AssDis) * error`` (temperature 1); the released solver multiplies the discrepancy by 50,
+which makes the softmax pick about one step per window and zeroes the error of all others, so
+the score stops ranking steps across windows (on the synthetic benchmark: VUS-PR at the random
+baseline). ``compat="paper"`` (default) uses 1, ``compat="release"`` 50; an explicit
+``temperature`` wins over either.
+
 Architecture as released: data embedding (circular conv + sinusoidal positions) -> ``e_layers``
 encoder layers (anomaly attention + residual + LayerNorm, position-wise FFN with GELU + residual
 + LayerNorm) -> LayerNorm -> ``Linear(d_model -> F)``.
@@ -16,7 +23,18 @@ from loss.minimax import step_discrepancy
 from model.blocks.anomaly_attention import AnomalyAttention
 from model.blocks.embed import DataEmbedding
 from model.detectors.base import Detector
+from util.errors import ConfigError
 from util.registry import DETECTORS
+
+# Temperature of the score's softmax per compat mode: the paper's Eq. 6 has none, the released solver uses 50.
+SCORE_TEMPERATURE = {"paper": 1.0, "release": 50.0}
+
+
+def resolve_temperature(owner: str, compat: str, temperature: float | None) -> float:
+    """The score temperature: ``temperature`` when given, else the default of ``compat``."""
+    if compat not in SCORE_TEMPERATURE:
+        raise ConfigError(f"{owner}: model.compat must be one of {', '.join(SCORE_TEMPERATURE)}, got '{compat}'.")
+    return SCORE_TEMPERATURE[compat] if temperature is None else float(temperature)
 
 
 class AnomalyEncoderLayer(nn.Module):
@@ -49,9 +67,11 @@ class AnomalyTransformer(Detector):
     Args:
         n_features, window: input shape ``(B, window, n_features)``.
         d_model, n_heads, e_layers, d_ff, dropout: encoder sizes (paper: 512, 8, 3, 512, 0.0).
-        temperature: multiplies the discrepancy inside the score's softmax (released: 50).
+        temperature: multiplies the discrepancy inside the score's softmax (None: 1 for
+            ``compat="paper"``, 50 for ``compat="release"``).
         block_size: series attention only inside blocks of this many steps (None: dense).
         causal: causal series attention.
+        compat: "paper" (default) or "release"; only the score temperature differs.
         loss: LOSSES config; default ``dict(type="minimax", k=3.0)``.
     """
 
@@ -64,13 +84,14 @@ class AnomalyTransformer(Detector):
         e_layers: int = 3,
         d_ff: int = 512,
         dropout: float = 0.0,
-        temperature: float = 50.0,
+        temperature: float | None = None,
         block_size: int | None = None,
         causal: bool = False,
+        compat: str = "paper",
         loss: dict | None = None,
     ) -> None:
         super().__init__(loss=loss if loss is not None else dict(type="minimax", k=3.0))
-        self.temperature = temperature
+        self.compat, self.temperature = compat, resolve_temperature(type(self).__name__.lower(), compat, temperature)
         self.embedding = DataEmbedding(n_features, d_model, dropout)
         self.layers = nn.ModuleList(
             AnomalyEncoderLayer(d_model, n_heads, d_ff, dropout, block_size, causal) for _ in range(e_layers)
@@ -81,6 +102,9 @@ class AnomalyTransformer(Detector):
     def refine(self, index: int, layer_input: Tensor, layer_output: Tensor) -> Tensor:
         """Hook after encoder layer ``index`` (``(B, W, d_model)`` each); identity here, MAAT fuses Mamba."""
         return layer_output
+
+    def extra_repr_info(self) -> dict:
+        return {"compat": self.compat, "temperature": self.temperature}
 
     def forward(self, batch: dict[str, Tensor]) -> dict:
         """``recon`` ``(B, W, F)``; ``series``, ``prior`` lists of ``(B, H, W, W)``; ``sigma`` list of ``(B, H, W)``."""
@@ -106,4 +130,4 @@ class AnomalyTransformer(Detector):
         return weight * (out["recon"] - batch["x"]).pow(2).mean(-1)
 
 
-__all__ = ["AnomalyEncoderLayer", "AnomalyTransformer"]
+__all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AnomalyTransformer", "resolve_temperature"]

@@ -17,6 +17,11 @@ Maps are averaged over channels, giving one ``(B, H, W, W)`` map per branch, pat
 layer. Differences from the released code: its in-patch tokens are contiguous chunks of ``n``
 steps (``(p n)`` split) although the tiling indexes positions within patches, and its
 patch-wise map is not renormalised (rows sum to ``p``); here both follow the paper's meaning.
+
+Score, ``compat="paper"`` (default): the paper's anomaly score, the discrepancy between the two
+views summed over patch sizes and layers (anomalies score higher). ``compat="release"``: the
+released solver's ``softmax_W(-50 * discrepancy)``, which flags the steps whose views agree
+*most* within their window and ranks steps only inside a window.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from loss.minimax import step_discrepancy
 from model.blocks.anomaly_attention import AttentionMap
 from model.blocks.embed import DataEmbedding
 from model.blocks.revin import RevIN
+from model.detectors.anomaly_transformer import resolve_temperature
 from model.detectors.base import Detector
 from util.errors import ConfigError
 from util.registry import DETECTORS
@@ -40,7 +46,8 @@ class DCdetector(Detector):
         n_features, window: input shape ``(B, window, n_features)``.
         patch_sizes: each must divide ``window``.
         d_model, n_heads, e_layers, dropout: attention sizes (paper: 256, 1, 3, 0.0).
-        temperature: multiplies the discrepancy inside the score's softmax (released: 50).
+        temperature: multiplies the discrepancy inside the released score's softmax (None: 50).
+        compat: "paper" (default: the discrepancy is the score) or "release" (its softmax).
         loss: LOSSES config; default ``dict(type="contrastive_kl")``.
     """
 
@@ -53,7 +60,8 @@ class DCdetector(Detector):
         n_heads: int = 1,
         e_layers: int = 3,
         dropout: float = 0.0,
-        temperature: float = 50.0,
+        temperature: float | None = None,
+        compat: str = "paper",
         loss: dict | None = None,
     ) -> None:
         super().__init__(loss=loss if loss is not None else dict(type="contrastive_kl"))
@@ -64,7 +72,9 @@ class DCdetector(Detector):
                 f"dcdetector: model.patch_sizes={list(patch_sizes)} must be non-empty and each divide the window "
                 f"({window}); {bad} do not. Change model.patch_sizes or data.window."
             )
-        self.patch_sizes, self.window, self.temperature = patch_sizes, window, temperature
+        self.patch_sizes, self.window, self.compat = patch_sizes, window, compat
+        resolve_temperature("dcdetector", compat, None)  # validates compat
+        self.temperature = resolve_temperature("dcdetector", "release", temperature)  # used by the released score only
         self.revin = RevIN(n_features, affine=False)
         self.patch_embeddings = nn.ModuleList(DataEmbedding(p, d_model, dropout) for p in patch_sizes)
         self.in_patch_embeddings = nn.ModuleList(DataEmbedding(window // p, d_model, dropout) for p in patch_sizes)
@@ -98,15 +108,21 @@ class DCdetector(Detector):
         return {"patch_wise": patch_wise, "in_patch": in_patch}
 
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """``softmax_W(-temperature * discrepancy)``: ``(B, W)``, higher = more anomalous.
+        """``(B, W)``, higher = more anomalous.
 
-        Sign as released: the solver thresholds this softmax from above, so the steps flagged
-        are those whose two views *agree* most within the window (low discrepancy), following
-        Anomaly Transformer's intuition that anomalies cannot form rich associations. The
-        paper's text calls the discrepancy itself the score; the released code is followed.
+        ``compat="paper"``: the discrepancy between the two views. ``compat="release"``:
+        ``softmax_W(-temperature * discrepancy)``; the released solver thresholds it from above,
+        so the steps flagged are those whose views *agree* most within the window, following
+        Anomaly Transformer's intuition that anomalies cannot form rich associations.
         """
         out = self(batch)
-        return torch.softmax(-self.temperature * step_discrepancy(out["patch_wise"], out["in_patch"]), dim=-1)
+        discrepancy = step_discrepancy(out["patch_wise"], out["in_patch"])
+        if self.compat == "paper":
+            return discrepancy
+        return torch.softmax(-self.temperature * discrepancy, dim=-1)
+
+    def extra_repr_info(self) -> dict:
+        return {"compat": self.compat}
 
 
 __all__ = ["DCdetector"]

@@ -11,7 +11,8 @@ The series association is sparse (block-diagonal: a query attends only inside it
 ``block_size`` steps; a ragged last block is shorter). Loss and score are Anomaly Transformer's.
 
 ``compat="release"`` follows the authors' released code instead of the paper: sparse attention
-off (it is dead code there), causal series attention, one Mamba block shared by all layers.
+off (it is dead code there), causal series attention, one Mamba block shared by all layers, and
+Anomaly Transformer's released score temperature (50 instead of the paper's 1).
 Switches given explicitly (not None) win over either mode's defaults.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ class MAAT(AnomalyTransformer):
 
     Args:
         n_features, window, d_model, n_heads, e_layers, d_ff, dropout, temperature, loss:
-            as Anomaly Transformer (paper: 512, 8, 3, 512, 0.0, 50, minimax k=3).
+            as Anomaly Transformer (paper: 512, 8, 3, 512, 0.0, None, minimax k=3).
         sparse_attention: block-diagonal series attention (None: the compat mode's default).
         block_size: steps per attention block (paper: 10).
         causal_mask: causal series attention (None: the compat mode's default).
@@ -54,7 +55,7 @@ class MAAT(AnomalyTransformer):
         e_layers: int = 3,
         d_ff: int = 512,
         dropout: float = 0.0,
-        temperature: float = 50.0,
+        temperature: float | None = None,
         sparse_attention: bool | None = None,
         block_size: int = 10,
         causal_mask: bool | None = None,
@@ -80,9 +81,10 @@ class MAAT(AnomalyTransformer):
             temperature=temperature,
             block_size=block_size if switches["sparse_attention"] else None,
             causal=switches["causal_mask"],
+            compat=compat,
             loss=loss,
         )
-        self.compat, self.switches = compat, switches
+        self.switches = switches
         n_mamba = 1 if switches["share_mamba_across_layers"] else e_layers
         self.mambas = nn.ModuleList(Mamba(d_model, d_state=d_state, d_conv=d_conv, expand=expand) for _ in range(n_mamba))
         self.skip_norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(e_layers))
@@ -96,7 +98,7 @@ class MAAT(AnomalyTransformer):
         return gate * skip + (1 - gate) * layer_output
 
     def extra_repr_info(self) -> dict:
-        return {"compat": self.compat, **self.switches}
+        return {**super().extra_repr_info(), **self.switches}
 
 
 __all__ = ["MAAT"]
