@@ -51,3 +51,19 @@ def test_missing_type_is_a_config_error(mixers):
 def test_duplicate_registration_is_refused(mixers):
     with pytest.raises(ValueError, match="already registered"):
         mixers.register("identity")(type("Other", (), {}))
+
+
+def test_import_components_imports_every_module_so_a_new_file_needs_no_import_line():
+    """A component registers itself by living in a component package: nothing imports it by hand."""
+    import sys
+    from pathlib import Path
+
+    from util.config import COMPONENT_PACKAGES, import_components
+
+    import_components()
+    repo = Path(__file__).resolve().parents[1]
+    for package in COMPONENT_PACKAGES:
+        for path in (repo / package).rglob("*.py"):
+            parts = path.relative_to(repo).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            assert name.endswith("__main__") or name in sys.modules, f"{name} is not imported by import_components()"

@@ -19,8 +19,10 @@ import ast
 import copy
 import difflib
 import hashlib
+import importlib
 import json
 import pprint
+import pkgutil
 import runpy
 from pathlib import Path
 from typing import Any
@@ -74,13 +76,20 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     return cfg
 
 
+COMPONENT_PACKAGES = ("data", "loss", "metric", "model", "trainer")
+
+
 def import_components() -> None:
-    """Import every package that registers components, so names resolve."""
-    import data  # noqa: F401
-    import loss  # noqa: F401
-    import metric  # noqa: F401
-    import model  # noqa: F401
-    import trainer  # noqa: F401
+    """Import every module of the component packages, so every registered name resolves.
+
+    A new component is a new file anywhere under ``data/``, ``loss/``, ``metric/``, ``model/`` or
+    ``trainer/`` holding a registered class: no import needs to be added anywhere.
+    """
+    for name in COMPONENT_PACKAGES:
+        package = importlib.import_module(name)
+        for module in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+            if not module.name.endswith("__main__"):  # command-line entry points run on import
+                importlib.import_module(module.name)
 
 
 def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
