@@ -106,3 +106,9 @@ def test_delete_marker_in_a_base_replaces_what_an_earlier_base_set(tmp_path):
 def test_a_name_key_accepts_a_list_of_names(config):
     cfg = load(config, ["data.type=smap", "data.entities=['A-1', 'A-2']"])
     assert cfg["data"]["entities"] == ["A-1", "A-2"]
+
+
+def test_an_unquoted_bracketed_list_is_a_list_of_values(config):
+    """``[A-1, B-2]`` as typed in a shell: the items are strings (or literals), not one string."""
+    cfg = load(config, ["data.type=smap", "data.entities=[A-1, B-2,3]"])
+    assert cfg["data"]["entities"] == ["A-1", "B-2", 3]

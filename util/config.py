@@ -146,8 +146,10 @@ def _strip_delete_markers(node: Any) -> Any:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: a Python literal, true/false/none in any case, else the string."""
-    lowered = text.strip().lower()
+    """A command-line value: a Python literal, true/false/none in any case, a bracketed list
+    whose items are parsed the same way (``[A-1,B-2]`` -> ``["A-1", "B-2"]``), else the string."""
+    stripped = text.strip()
+    lowered = stripped.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
     if lowered in ("none", "null"):
@@ -155,6 +157,8 @@ def parse_value(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        if stripped.startswith("[") and stripped.endswith("]") and "[" not in stripped[1:-1]:
+            return [parse_value(item.strip()) for item in stripped[1:-1].split(",") if item.strip()]
         return text
 
 
