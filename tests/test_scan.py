@@ -202,3 +202,15 @@ def test_fvcore_counts_the_scan():
         counter = fvcore.FlopCountAnalysis(Wrapper(), (inputs["u"], inputs["delta"], inputs["B"], inputs["C"]))
         counter.set_op_handle(**FVCORE_HANDLES).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         assert counter.total() == 9 * 1 * 16 * 8 * 4
+
+
+def test_auto_on_cpu_runs_the_loop_for_large_steps_unless_its_graph_is_too_big():
+    from model.ops.selective_scan import AUTO_LOOP_MAX_GRAPH_VALUES, AUTO_LOOP_MIN_STEP_VALUES, resolve_backend
+
+    cpu, big = torch.device("cpu"), AUTO_LOOP_MIN_STEP_VALUES
+    assert resolve_backend("auto", cpu) == "torch_chunked"
+    assert resolve_backend("auto", cpu, big - 1, 0) == "torch_chunked"
+    assert resolve_backend("auto", cpu, big, 0) == "torch_ref"  # inference: no graph
+    assert resolve_backend("auto", cpu, big, big * 100) == "torch_ref"
+    assert resolve_backend("auto", cpu, big, AUTO_LOOP_MAX_GRAPH_VALUES + 1) == "torch_chunked"
+    assert resolve_backend("torch_chunked", cpu, big, 0) == "torch_chunked"  # explicit choices stand

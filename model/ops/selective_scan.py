@@ -7,19 +7,22 @@ Semantics follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``. W
     y[t] = sum_n C[n, t] * h[t, n] + D[d] * u[t];   out = y * silu(z)  when z is given
 
 Backends:
-  * ``torch_ref``     -- a step-by-step loop; slow, obviously right: the test oracle.
+  * ``torch_ref``     -- a step-by-step loop; obviously right (the test oracle), and the faster
+    one on CPU when every step is large (see below).
   * ``torch_chunked`` -- pure PyTorch. Time is cut into chunks; inside every chunk the recurrence is
     solved at once with cumulative sums of the log decays (all chunks in parallel), and only the
     state carried from chunk to chunk is a Python loop. A custom autograd function recomputes the
     states in backward (the adjoint is the same scan run backwards in time), so nothing of size
     ``(batch, d_inner, L, d_state)`` is kept between forward and backward.
   * ``mamba_ssm``     -- the CUDA kernels, when the package is importable and tensors are on CUDA.
-``auto`` picks ``mamba_ssm`` when possible, else ``torch_chunked``.
-
-On one CPU thread (benchmarks/scan.py) ``torch_chunked`` runs forward+backward 2-6x faster than
-``torch_ref`` when ``batch * d_inner * d_state`` per step is small (a few thousand), 0.4-0.9x as fast
-when it is large (32K: both are then bound by elementwise arithmetic, and the chunked scan does
-more of it), and it needs ~15x less memory than the loop's autograd graph.
+``auto`` picks ``mamba_ssm`` when possible. Otherwise it picks by the number of state values per
+time step, ``batch * d_inner * d_state``: on one CPU thread (benchmarks/scan.py) ``torch_chunked``
+runs forward+backward 2-10x faster than ``torch_ref`` when that is small (a few thousand) and
+0.4-0.9x as fast when it is large (32K and more: both are then bound by elementwise arithmetic,
+and the chunked scan does about twice as much of it). So on CPU ``auto`` runs the loop from
+``AUTO_LOOP_MIN_STEP_VALUES`` values per step, unless its autograd graph (~15x the chunked scan's
+memory) would hold more than ``AUTO_LOOP_MAX_GRAPH_VALUES``; at KambaAD's sizes this makes training
+~5x and scoring ~3.7x faster (benchmarks/throughput.py). On CUDA without mamba-ssm it is ``torch_chunked``.
 """
 from __future__ import annotations
 
@@ -58,6 +61,11 @@ _UNDERFLOW = {torch.float32: -80.0, torch.float64: -700.0}
 # (measured on CPU: 2x faster than 8 MB blocks for small d_inner * d_state).
 BLOCK_ELEMENTS = 2**18
 
+# ``auto`` on CPU: the loop from this many state values per step (batch * d_inner * d_state) ...
+AUTO_LOOP_MIN_STEP_VALUES = 16384
+# ... while, when gradients are needed, its graph (state values per step x L) stays below this.
+AUTO_LOOP_MAX_GRAPH_VALUES = 2**27
+
 _flop_counting = False
 
 
@@ -66,18 +74,36 @@ def mamba_ssm_available() -> bool:
     return _mamba_ssm_scan is not None
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """The backend ``selective_scan`` would use for tensors on ``device``."""
+def resolve_backend(backend: str, device: torch.device, step_values: int | None = None, graph_values: int | None = None) -> str:
+    """The backend ``selective_scan`` uses for tensors on ``device``.
+
+    For ``auto`` on CPU, ``step_values`` (batch * d_inner * d_state) and ``graph_values`` (that
+    times L when gradients are needed, else 0) choose between the loop and the chunked scan; without
+    them ``auto`` means ``torch_chunked`` there.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"Unknown scan backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
     if backend == "auto":
-        return "mamba_ssm" if mamba_ssm_available() and device.type == "cuda" else "torch_chunked"
+        if mamba_ssm_available() and device.type == "cuda":
+            return "mamba_ssm"
+        big_steps = step_values is not None and step_values >= AUTO_LOOP_MIN_STEP_VALUES
+        if device.type == "cpu" and big_steps and (graph_values or 0) <= AUTO_LOOP_MAX_GRAPH_VALUES:
+            return "torch_ref"
+        return "torch_chunked"
     if backend == "mamba_ssm" and not (mamba_ssm_available() and device.type == "cuda"):
         raise ConfigError(
             "scan_backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors; "
             "install mamba-ssm on a CUDA machine or use scan_backend='auto'."
         )
     return backend
+
+
+def describe_backend(backend: str, device: torch.device) -> str:
+    """What ``backend`` means on ``device``, for logs (``auto`` on CPU depends on each call's sizes)."""
+    name = resolve_backend(backend, device)
+    if backend == "auto" and device.type == "cpu":
+        return f"torch_ref from {AUTO_LOOP_MIN_STEP_VALUES} state values per step, else torch_chunked"
+    return name
 
 
 @contextlib.contextmanager
@@ -123,7 +149,9 @@ def selective_scan(
         ``out`` of shape ``(batch, d_inner, L)`` in the dtype of ``u``, and with
         ``return_last_state`` also the final state ``(batch, d_inner, d_state)`` (float32/64).
     """
-    name = resolve_backend(backend, u.device)
+    step_values = u.shape[0] * u.shape[1] * A.shape[1]
+    needs_graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C))
+    name = resolve_backend(backend, u.device, step_values, step_values * u.shape[-1] if needs_graph else 0)
     if name == "mamba_ssm" and not _flop_counting:
         return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     dtype_in = u.dtype
@@ -361,10 +389,13 @@ def causal_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, activat
 
 
 __all__ = [
+    "AUTO_LOOP_MAX_GRAPH_VALUES",
+    "AUTO_LOOP_MIN_STEP_VALUES",
     "BACKENDS",
     "FVCORE_HANDLES",
     "SelectiveScanForFlops",
     "causal_conv1d",
+    "describe_backend",
     "flop_counting",
     "linear_recurrence",
     "mamba_ssm_available",
