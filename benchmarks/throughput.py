@@ -87,9 +87,8 @@ def measure_training(cfg: dict, device_name: str, threads: int | None, min_secon
         loss.backward()
         optimizer.step()
 
-    step()  # warm-up (twice): allocates gradients and optimiser state, loads kernels
-    step()
-    steps, seconds = timed_loop(step, device, min_steps=2, min_seconds=min_seconds, max_steps=min(max_steps, len(loader) - 2))
+    step()  # warm-up: allocates gradients and optimiser state, loads kernels
+    steps, seconds = timed_loop(step, device, min_steps=1, min_seconds=min_seconds, max_steps=min(max_steps, len(loader) - 1))
     rate = steps * data.batch_size / seconds
     return {
         "parameters": sum(p.numel() for p in detector.parameters()),
@@ -112,9 +111,8 @@ def measure_scoring(cfg: dict, device_name: str, threads: int | None, min_second
         detector.score({k: v.to(device, non_blocking=True) for k, v in batch.items()})
 
     with torch.inference_mode():
-        step()
-        step()
-        steps, seconds = timed_loop(step, device, min_steps=2, min_seconds=min_seconds, max_steps=min(max_steps, len(loader) - 2))
+        step()  # warm-up
+        steps, seconds = timed_loop(step, device, min_steps=1, min_seconds=min_seconds, max_steps=min(max_steps, len(loader) - 1))
     return {"points_per_s": steps * data.batch_size * data.window / seconds, "score_peak_mb": meter.peak_mb()}
 
 
@@ -193,12 +191,12 @@ def main(argv: list[str] | None = None) -> str:
     add_common_arguments(parser)
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS_COMPARED), choices=DETECTORS_COMPARED)
     parser.add_argument("--settings", nargs="+", default=["equal", "paper"], choices=["equal", "paper"])
-    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_ref"], help="extra KambaAD rows with these scan backends")
-    parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per training measurement (default 8; quick 0)")
+    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_chunked"], help="extra KambaAD rows with these scan backends (auto is the main row)")
+    parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per training measurement (default 4; quick 0)")
     parser.add_argument("--max-steps", type=int, default=None, help="at most this many timed batches (default 200; quick 2)")
     args = parser.parse_args(argv)
     apply_threads(args.threads)
-    args.min_seconds = args.min_seconds if args.min_seconds is not None else (0.0 if args.quick else 8.0)
+    args.min_seconds = args.min_seconds if args.min_seconds is not None else (0.0 if args.quick else 4.0)
     args.max_steps = args.max_steps if args.max_steps is not None else (2 if args.quick else 200)
     settings = ["equal"] if args.quick else args.settings
     sections = [machine_line(select_device(args.device)) + " Untrained weights (speed does not depend on them)."]
