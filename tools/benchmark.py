@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:
 import pandas as pd  # noqa: E402
 
 HEADLINE = {
-    "honest": ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "event_f1"),
+    "honest": ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "event_f1", "pa_f1"),
     "legacy": ("pa_f1", "vus_pr", "auc_pr", "affiliation_f1", "f1"),
 }
 
@@ -82,8 +82,13 @@ def collect(configs: list[str], seeds: list[int], out: Path) -> pd.DataFrame:
             for name, metrics in results.get("baselines", {}).items():
                 rows.append({"dataset": dataset, "detector": f"{name} (baseline)", "config": config_name(config), "seed": seed, **metrics})
     frame = pd.DataFrame(rows)
-    # Baselines repeat once per config on the same dataset and seed: keep one of each.
-    return frame.drop_duplicates(subset=["dataset", "detector", "seed"]) if len(frame) else frame
+    if not len(frame):
+        return frame
+    # Baselines repeat once per config on the same dataset and seed: keep one of each, and none
+    # where the same detector was also run as a config (the z-score config is the z-score baseline).
+    frame = frame.drop_duplicates(subset=["dataset", "detector", "seed"])
+    configured = set(zip(frame["dataset"], frame["detector"] + " (baseline)"))
+    return frame[[pair not in configured for pair in zip(frame["dataset"], frame["detector"])]]
 
 
 def markdown(frame: pd.DataFrame, protocol: str) -> str:
