@@ -149,9 +149,12 @@ def selective_scan(
         ``out`` of shape ``(batch, d_inner, L)`` in the dtype of ``u``, and with
         ``return_last_state`` also the final state ``(batch, d_inner, d_state)`` (float32/64).
     """
-    step_values = u.shape[0] * u.shape[1] * A.shape[1]
-    needs_graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C))
-    name = resolve_backend(backend, u.device, step_values, step_values * u.shape[-1] if needs_graph else 0)
+    if _flop_counting:  # a jit trace: sizes are traced values, and the FLOP-counting op runs anyway
+        name = resolve_backend(backend, u.device)
+    else:
+        step_values = u.shape[0] * u.shape[1] * A.shape[1]
+        needs_graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C))
+        name = resolve_backend(backend, u.device, step_values, step_values * u.shape[-1] if needs_graph else 0)
     if name == "mamba_ssm" and not _flop_counting:
         return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     dtype_in = u.dtype
