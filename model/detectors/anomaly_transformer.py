@@ -30,11 +30,16 @@ from util.registry import DETECTORS
 SCORE_TEMPERATURE = {"paper": 1.0, "release": 50.0}
 
 
-def resolve_temperature(owner: str, compat: str, temperature: float | None) -> float:
-    """The score temperature: ``temperature`` when given, else the default of ``compat``."""
+def check_compat(owner: str, compat: str) -> str:
+    """``compat`` when it is "paper" or "release"; a ConfigError naming ``owner`` otherwise."""
     if compat not in SCORE_TEMPERATURE:
         raise ConfigError(f"{owner}: model.compat must be one of {', '.join(SCORE_TEMPERATURE)}, got '{compat}'.")
-    return SCORE_TEMPERATURE[compat] if temperature is None else float(temperature)
+    return compat
+
+
+def resolve_temperature(owner: str, compat: str, temperature: float | None) -> float:
+    """The score temperature: ``temperature`` when given, else the default of ``compat``."""
+    return SCORE_TEMPERATURE[check_compat(owner, compat)] if temperature is None else float(temperature)
 
 
 class AnomalyEncoderLayer(nn.Module):
@@ -130,4 +135,4 @@ class AnomalyTransformer(Detector):
         return weight * (out["recon"] - batch["x"]).pow(2).mean(-1)
 
 
-__all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AnomalyTransformer", "resolve_temperature"]
+__all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AnomalyTransformer", "check_compat", "resolve_temperature"]

@@ -32,7 +32,7 @@ from loss.minimax import step_discrepancy
 from model.blocks.anomaly_attention import AttentionMap
 from model.blocks.embed import DataEmbedding
 from model.blocks.revin import RevIN
-from model.detectors.anomaly_transformer import resolve_temperature
+from model.detectors.anomaly_transformer import check_compat, resolve_temperature
 from model.detectors.base import Detector
 from util.errors import ConfigError
 from util.registry import DETECTORS
@@ -72,8 +72,7 @@ class DCdetector(Detector):
                 f"dcdetector: model.patch_sizes={list(patch_sizes)} must be non-empty and each divide the window "
                 f"({window}); {bad} do not. Change model.patch_sizes or data.window."
             )
-        self.patch_sizes, self.window, self.compat = patch_sizes, window, compat
-        resolve_temperature("dcdetector", compat, None)  # validates compat
+        self.patch_sizes, self.window, self.compat = patch_sizes, window, check_compat("dcdetector", compat)
         self.temperature = resolve_temperature("dcdetector", "release", temperature)  # used by the released score only
         self.revin = RevIN(n_features, affine=False)
         self.patch_embeddings = nn.ModuleList(DataEmbedding(p, d_model, dropout) for p in patch_sizes)

@@ -22,7 +22,8 @@ runs forward+backward 2-10x faster than ``torch_ref`` when that is small (a few 
 and the chunked scan does about twice as much of it). So on CPU ``auto`` runs the loop from
 ``AUTO_LOOP_MIN_STEP_VALUES`` values per step, unless its autograd graph (~15x the chunked scan's
 memory) would hold more than ``AUTO_LOOP_MAX_GRAPH_VALUES``; at KambaAD's sizes this makes training
-~5x and scoring ~3.7x faster (benchmarks/throughput.py). On CUDA without mamba-ssm it is ``torch_chunked``.
+4.4-4.8x and scoring about 4x faster (benchmarks/throughput.py). On CUDA without mamba-ssm it is
+``torch_chunked``.
 """
 from __future__ import annotations
 
