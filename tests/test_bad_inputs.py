@@ -14,8 +14,9 @@ from data.timeseries.base import Entity, TimeSeriesSource
 from run import main
 from util.registry import DATASETS
 
-CFG = "configs/baselines/dense_ae_synthetic.py"
-SMAP_CFG = "configs/baselines/dense_ae_smap.py"
+REPO = Path(__file__).resolve().parents[1]
+CFG = str(REPO / "configs/baselines/dense_ae_synthetic.py")
+SMAP_CFG = str(REPO / "configs/baselines/dense_ae_smap.py")
 TINY = ["data.train_length=600", "data.test_length=600", "data.window=20", "trainer.epochs=1", "trainer.progress=false",
         "num_threads=1", "device=cpu", "evaluation.plots=false", "evaluation.baselines=false"]
 SMAP_TINY = ["data.window=20", "trainer.epochs=1", "trainer.progress=false", "num_threads=1", "device=cpu",
@@ -58,6 +59,13 @@ def write_arrays(path: Path, labels=None, constant=False):
 
 def snapshot(folder: Path) -> dict:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path, monkeypatch):
+    """Run from a temporary folder, so the default run folders (runs/...) of failing commands
+    land there and not in the repository."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")
