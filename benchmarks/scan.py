@@ -5,11 +5,14 @@
 
 Backends compared side by side on the same inputs (Mamba-like: delta = softplus(noise + bias) with
 dt in [0.001, 0.1], A = -[1..d_state]):
-  * torch_ref     -- the sequential oracle (one step per iteration, per-step slices);
+  * torch_ref     -- the sequential oracle (one step per iteration, per-step slices, autograd);
   * naive loop    -- mamba-ssm's selective_scan_ref layout: full discretised tensors precomputed,
                      then indexed per step (its backward is quadratic in L; run only where affordable);
-  * torch_chunked -- the chunked scan; speedups are torch_ref time / torch_chunked time;
+  * torch_loop    -- the CPU fast path (cache-sized time-major blocks, one multiply-add per step,
+                     hand-written backward);
+  * torch_chunked -- the chunked scan (parallel inside chunks);
   * mamba_ssm     -- on CUDA, when installed.
+Times are forward+backward; speed-ups are torch_ref time / backend time.
 Memory (``--memory``): peak resident memory of forward and of forward+backward above the inputs,
 each measured in a fresh subprocess (CPU has no allocator statistics).
 """
@@ -113,13 +116,14 @@ def measure(name: str, inputs: dict, device: str, repeats: int) -> tuple[float, 
 def speed_table(args: argparse.Namespace, device: str) -> list[str]:
     lengths = [256, 1024] if args.quick else [100, 256, 1024, 4096]
     repeats = 1 if args.quick else args.repeats
-    backends = ["torch_ref", "naive", "torch_chunked"] + (["mamba_ssm"] if device == "cuda" and mamba_ssm_available() else [])
+    cuda_kernels = device == "cuda" and mamba_ssm_available()
+    backends = ["torch_ref", "naive", "torch_loop", "torch_chunked"] + (["mamba_ssm"] if cuda_kernels else [])
     rows = [
-        f"### {device.upper()} (batch {args.batch}, float32, {torch.get_num_threads()} thread(s))",
+        f"### {device.upper()} (batch {args.batch}, float32, {torch.get_num_threads()} thread(s)), forward+backward ms",
         "",
-        "| L | d_inner | d_state | ref fwd ms | ref fwd+bwd ms | naive fwd+bwd ms | chunked fwd ms | chunked fwd+bwd ms "
-        "| speedup fwd | speedup fwd+bwd | speedup vs naive | max abs diff |" + (" mamba_ssm fwd+bwd ms |" if len(backends) > 3 else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if len(backends) > 3 else ""),
+        "| L | d_inner | d_state | torch_ref | naive loop | torch_loop | torch_chunked | loop vs ref | chunked vs ref "
+        "| loop vs naive | loop fwd vs ref fwd | max abs diff |" + (" mamba_ssm |" if cuda_kernels else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda_kernels else ""),
     ]
     for length in lengths:
         for d_inner in (64, 256):
@@ -131,15 +135,16 @@ def speed_table(args: argparse.Namespace, device: str) -> list[str]:
                         continue
                     results[name] = measure(name, inputs, device, repeats)
                 ref_f, ref_fb, ref_out = results["torch_ref"]
-                ch_f, ch_fb, ch_out = results["torch_chunked"]
+                loop_f, loop_fb, _ = results["torch_loop"]
+                chunk_fb = results["torch_chunked"][1]
                 naive = results.get("naive")
-                diff = (ch_out - ref_out).abs().max().item()
+                diff = max((results[name][2] - ref_out).abs().max().item() for name in ("torch_loop", "torch_chunked"))
                 cells = [
-                    length, d_inner, d_state, f"{ref_f * 1e3:.1f}", f"{ref_fb * 1e3:.1f}",
-                    f"{naive[1] * 1e3:.1f}" if naive else "skipped", f"{ch_f * 1e3:.1f}", f"{ch_fb * 1e3:.1f}",
-                    f"{ref_f / ch_f:.1f}x", f"{ref_fb / ch_fb:.1f}x", f"{naive[1] / ch_fb:.1f}x" if naive else "-", f"{diff:.1e}",
+                    length, d_inner, d_state, f"{ref_fb * 1e3:.1f}", f"{naive[1] * 1e3:.1f}" if naive else "skipped",
+                    f"{loop_fb * 1e3:.1f}", f"{chunk_fb * 1e3:.1f}", f"{ref_fb / loop_fb:.1f}x", f"{ref_fb / chunk_fb:.1f}x",
+                    f"{naive[1] / loop_fb:.1f}x" if naive else "-", f"{ref_f / loop_f:.1f}x", f"{diff:.1e}",
                 ]
-                if "mamba_ssm" in results:
+                if cuda_kernels:
                     cells.append(f"{results['mamba_ssm'][1] * 1e3:.2f}")
                 rows.append("| " + " | ".join(map(str, cells)) + " |")
                 print(rows[-1], file=sys.stderr, flush=True)
@@ -175,7 +180,7 @@ def memory_table(args: argparse.Namespace) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for length in (1024, 4096):
-        for backend in ("torch_ref", "torch_chunked"):
+        for backend in ("torch_ref", "torch_loop", "torch_chunked"):
             shape = (args.batch, 256, 64, length)
             cmd = [sys.executable, __file__, "--memory-probe", backend, *map(str, shape)]
             probe = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> str:
     add_common_arguments(parser)
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS_COMPARED), choices=DETECTORS_COMPARED)
     parser.add_argument("--settings", nargs="+", default=["equal", "paper"], choices=["equal", "paper"])
-    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_chunked"], help="extra KambaAD rows with these scan backends (auto is the main row)")
+    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_ref"], help="extra KambaAD rows with these scan backends (auto is the main row)")
     parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per training measurement (default 4; quick 0)")
     parser.add_argument("--max-steps", type=int, default=None, help="at most this many timed batches (default 200; quick 2)")
     args = parser.parse_args(argv)

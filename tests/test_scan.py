@@ -18,7 +18,7 @@ from util.errors import ConfigError
 
 # float64 tolerance: both backends are exact up to rounding (observed differences ~1e-14).
 ATOL64 = RTOL64 = 1e-10
-BACKENDS_UNDER_TEST = ["torch_chunked"] + (["mamba_ssm"] if mamba_ssm_available() and torch.cuda.is_available() else [])
+BACKENDS_UNDER_TEST = ["torch_loop", "torch_chunked"] + (["mamba_ssm"] if mamba_ssm_available() and torch.cuda.is_available() else [])
 
 
 def make_inputs(batch=2, d_inner=6, d_state=4, length=37, groups=None, dtype=torch.float64, delta_scale=1.0, device="cpu", seed=0):
@@ -75,11 +75,25 @@ def test_backend_matches_reference_with_every_option(backend, groups, softplus):
     assert_matches_reference(inputs, backend, delta_softplus=softplus, **tolerance)
 
 
+@pytest.mark.parametrize("backend", ["torch_loop", "torch_chunked"])
 @pytest.mark.parametrize("optional", ["D", "z", "delta_bias"])
-def test_chunked_without_optional_inputs(optional):
+def test_pure_torch_backends_without_optional_inputs(backend, optional):
     inputs = make_inputs()
     inputs.pop(optional)
-    assert_matches_reference(inputs, "torch_chunked", delta_softplus=True)
+    assert_matches_reference(inputs, backend, delta_softplus=True)
+
+
+@pytest.mark.parametrize("groups", [None, 3])
+def test_loop_across_many_blocks(monkeypatch, groups):
+    """Blocks of 8 steps (the last one partial) force the block-start states and the adjoint carry."""
+    monkeypatch.setattr(scan_module, "BLOCK_ELEMENTS", 2 * 6 * 4 * 8)
+    assert_matches_reference(make_inputs(length=45, groups=groups), "torch_loop", delta_softplus=True)
+
+
+def test_loop_of_one_step_and_one_step_per_block(monkeypatch):
+    assert_matches_reference(make_inputs(length=1), "torch_loop", delta_softplus=True)
+    monkeypatch.setattr(scan_module, "BLOCK_ELEMENTS", 1)
+    assert_matches_reference(make_inputs(length=5), "torch_loop", delta_softplus=True)
 
 
 def test_chunked_across_many_chunks_and_blocks(monkeypatch):
@@ -89,33 +103,36 @@ def test_chunked_across_many_chunks_and_blocks(monkeypatch):
     assert_matches_reference(make_inputs(length=45), "torch_chunked", delta_softplus=True)
 
 
-def test_chunked_is_stable_for_fast_decays():
-    """delta * A down to about -500 per step: the chunk shrinks, nothing overflows."""
+@pytest.mark.parametrize("backend", ["torch_loop", "torch_chunked"])
+def test_pure_torch_backends_are_stable_for_fast_decays(backend):
+    """delta * A down to about -500 per step: nothing overflows (the chunked scan shrinks its chunks)."""
     inputs = make_inputs(length=50, delta_scale=30.0, dtype=torch.float32)
     ref_out, ref_last, _ = run_scan(inputs, "torch_ref", delta_softplus=True)
-    out, last, grads = run_scan(inputs, "torch_chunked", delta_softplus=True)
+    out, last, grads = run_scan(inputs, backend, delta_softplus=True)
     assert all(torch.isfinite(g).all() for g in grads.values())
     torch.testing.assert_close(out, ref_out, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(last, ref_last, atol=1e-4, rtol=1e-4)
 
 
-def test_chunked_float32_close_to_float64_reference():
+@pytest.mark.parametrize("backend", ["torch_loop", "torch_chunked"])
+def test_float32_close_to_float64_reference(backend):
     inputs64 = make_inputs(d_inner=16, d_state=16, length=300, delta_scale=0.5)
     inputs32 = {k: v.detach().float().requires_grad_() for k, v in inputs64.items()}
     ref_out, _, ref_grads = run_scan(inputs64, "torch_ref", delta_softplus=True)
-    out, _, grads = run_scan(inputs32, "torch_chunked", delta_softplus=True)
+    out, _, grads = run_scan(inputs32, backend, delta_softplus=True)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out.double(), ref_out, atol=1e-4, rtol=1e-4)
     for name in ("u", "delta", "A", "B", "C"):
         torch.testing.assert_close(grads[name].double(), ref_grads[name], atol=2e-3, rtol=1e-3)
 
 
-def test_chunked_passes_gradcheck():
+@pytest.mark.parametrize("backend", ["torch_loop", "torch_chunked"])
+def test_pure_torch_backends_pass_gradcheck(backend):
     inputs = make_inputs(batch=1, d_inner=2, d_state=3, length=9, groups=1)
     names = list(inputs)
 
     def fn(*tensors):
-        return selective_scan(**dict(zip(names, tensors)), delta_softplus=True, backend="torch_chunked")
+        return selective_scan(**dict(zip(names, tensors)), delta_softplus=True, backend=backend)
 
     assert torch.autograd.gradcheck(fn, tuple(inputs.values()))
 
@@ -204,13 +221,11 @@ def test_fvcore_counts_the_scan():
         assert counter.total() == 9 * 1 * 16 * 8 * 4
 
 
-def test_auto_on_cpu_runs_the_loop_for_large_steps_unless_its_graph_is_too_big():
-    from model.ops.selective_scan import AUTO_LOOP_MAX_GRAPH_VALUES, AUTO_LOOP_MIN_STEP_VALUES, resolve_backend
+def test_auto_runs_the_loop_on_cpu_and_explicit_choices_stand():
+    from model.ops.selective_scan import resolve_backend
 
-    cpu, big = torch.device("cpu"), AUTO_LOOP_MIN_STEP_VALUES
-    assert resolve_backend("auto", cpu) == "torch_chunked"
-    assert resolve_backend("auto", cpu, big - 1, 0) == "torch_chunked"
-    assert resolve_backend("auto", cpu, big, 0) == "torch_ref"  # inference: no graph
-    assert resolve_backend("auto", cpu, big, big * 100) == "torch_ref"
-    assert resolve_backend("auto", cpu, big, AUTO_LOOP_MAX_GRAPH_VALUES + 1) == "torch_chunked"
-    assert resolve_backend("torch_chunked", cpu, big, 0) == "torch_chunked"  # explicit choices stand
+    cpu = torch.device("cpu")
+    assert resolve_backend("auto", cpu) == "torch_loop"
+    assert resolve_backend("torch_chunked", cpu) == "torch_chunked"
+    if not mamba_ssm_available():
+        assert resolve_backend("auto", torch.device("cuda")) == "torch_chunked"

@@ -22,6 +22,10 @@ Score, ``compat="paper"`` (default): the paper's anomaly score, the discrepancy 
 views summed over patch sizes and layers (anomalies score higher). ``compat="release"``: the
 released solver's ``softmax_W(-50 * discrepancy)``, which flags the steps whose views agree
 *most* within their window and ranks steps only inside a window.
+
+The two directions disagree because the loss ``L_N - L_P`` pushes the patch-wise view away from
+the in-patch one: the discrepancy on the (normal) training windows grows during training (logged
+as ``train/disc``), so nothing in training raises it on anomalies. README "Results" measures both.
 """
 from __future__ import annotations
 

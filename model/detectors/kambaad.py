@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from model.blocks import attention, kan, mamba, reconstruct  # noqa: F401  (register the default blocks)
 from model.detectors.base import Detector
-from model.ops.selective_scan import describe_backend
+from model.ops.selective_scan import resolve_backend
 from util.errors import ConfigError
 from util.registry import DETECTORS, ENCODERS, MIXERS, RECONSTRUCTORS, Registry, accepted_params
 
@@ -142,7 +142,7 @@ class KambaAD(Detector):
     def extra_repr_info(self) -> dict:
         device = next(self.parameters()).device
         backends = {m.scan_backend for m in self.modules() if hasattr(m, "scan_backend")}
-        return {"compat": self.compat, "scan_backend": sorted(describe_backend(b, device) for b in backends)}
+        return {"compat": self.compat, "scan_backend": sorted(resolve_backend(b, device) for b in backends)}
 
 
 __all__ = ["EncoderLayer", "KambaAD", "build_with_context"]

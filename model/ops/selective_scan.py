@@ -7,29 +7,26 @@ Semantics follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``. W
     y[t] = sum_n C[n, t] * h[t, n] + D[d] * u[t];   out = y * silu(z)  when z is given
 
 Backends:
-  * ``torch_ref``     -- a step-by-step loop; obviously right (the test oracle), and the faster
-    one on CPU when every step is large (see below).
-  * ``torch_chunked`` -- pure PyTorch. Time is cut into chunks; inside every chunk the recurrence is
-    solved at once with cumulative sums of the log decays (all chunks in parallel), and only the
-    state carried from chunk to chunk is a Python loop. A custom autograd function recomputes the
-    states in backward (the adjoint is the same scan run backwards in time), so nothing of size
-    ``(batch, d_inner, L, d_state)`` is kept between forward and backward.
+  * ``torch_ref``     -- a step-by-step loop with autograd; obviously right (the test oracle).
+  * ``torch_loop``    -- pure PyTorch, the CPU fast path: time-major blocks of about
+    ``BLOCK_ELEMENTS`` state values are discretised at once, the recurrence is one in-place
+    multiply-add per step, and a hand-written backward recomputes each block's states and runs
+    the adjoint recurrence the same way. Everything a step touches stays in cache and no autograd
+    graph is built, so it does ~3 tensor ops per step where ``torch_ref`` does ~20.
+  * ``torch_chunked`` -- pure PyTorch and parallel in time: inside every chunk the recurrence is
+    solved at once with cumulative sums of the log decays (all chunks in parallel); only the carry
+    from chunk to chunk is a Python loop. It suits devices that like few, large kernels; on CPU it
+    does about twice the arithmetic of a loop, and large ``|delta * A|`` (d_state 64 with Mamba's
+    ``A = -(1..d_state)``) forces short chunks.
   * ``mamba_ssm``     -- the CUDA kernels, when the package is importable and tensors are on CUDA.
-``auto`` picks ``mamba_ssm`` when possible. Otherwise it picks by the number of state values per
-time step, ``batch * d_inner * d_state``: on one CPU thread (benchmarks/scan.py) ``torch_chunked``
-runs forward+backward 2-10x faster than ``torch_ref`` when that is small (a few thousand) and
-0.4-0.9x as fast when it is large (32K and more: both are then bound by elementwise arithmetic,
-and the chunked scan does about twice as much of it). So on CPU ``auto`` runs the loop from
-``AUTO_LOOP_MIN_STEP_VALUES`` values per step, unless its autograd graph (~15x the chunked scan's
-memory) would hold more than ``AUTO_LOOP_MAX_GRAPH_VALUES``; at KambaAD's sizes this makes training
-4.4-4.8x and scoring about 4x faster (benchmarks/throughput.py). On CUDA without mamba-ssm it is
-``torch_chunked``.
+``auto`` picks ``mamba_ssm`` when possible, else ``torch_loop`` on CPU and ``torch_chunked`` on
+other devices. benchmarks/scan.py measures them side by side.
 """
 from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     _causal_conv1d_cuda = None
 
-BACKENDS = ("auto", "torch_ref", "torch_chunked", "mamba_ssm")
+BACKENDS = ("auto", "torch_ref", "torch_loop", "torch_chunked", "mamba_ssm")
 
 # Largest chunk; the chunk actually used may be smaller so that exp() cannot overflow (see _chunk_size).
 MAX_CHUNK = 64
@@ -59,13 +56,9 @@ _UNDERFLOW = {torch.float32: -80.0, torch.float64: -700.0}
 
 # Time is processed in blocks of about this many state values (batch * d_inner * steps * d_state):
 # 256K float32 values (1 MB) keep the scratch tensors in cache and reusable by the allocator
-# (measured on CPU: 2x faster than 8 MB blocks for small d_inner * d_state).
+# (measured on CPU: 2x faster than 8 MB blocks for small d_inner * d_state; the loop backend was
+# 1.5-2x slower with 1M or 4M values per block).
 BLOCK_ELEMENTS = 2**18
-
-# ``auto`` on CPU: the loop from this many state values per step (batch * d_inner * d_state) ...
-AUTO_LOOP_MIN_STEP_VALUES = 16384
-# ... while, when gradients are needed, its graph (state values per step x L) stays below this.
-AUTO_LOOP_MAX_GRAPH_VALUES = 2**27
 
 _flop_counting = False
 
@@ -75,36 +68,20 @@ def mamba_ssm_available() -> bool:
     return _mamba_ssm_scan is not None
 
 
-def resolve_backend(backend: str, device: torch.device, step_values: int | None = None, graph_values: int | None = None) -> str:
-    """The backend ``selective_scan`` uses for tensors on ``device``.
-
-    For ``auto`` on CPU, ``step_values`` (batch * d_inner * d_state) and ``graph_values`` (that
-    times L when gradients are needed, else 0) choose between the loop and the chunked scan; without
-    them ``auto`` means ``torch_chunked`` there.
-    """
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend ``selective_scan`` uses for tensors on ``device``."""
     if backend not in BACKENDS:
         raise ConfigError(f"Unknown scan backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
     if backend == "auto":
         if mamba_ssm_available() and device.type == "cuda":
             return "mamba_ssm"
-        big_steps = step_values is not None and step_values >= AUTO_LOOP_MIN_STEP_VALUES
-        if device.type == "cpu" and big_steps and (graph_values or 0) <= AUTO_LOOP_MAX_GRAPH_VALUES:
-            return "torch_ref"
-        return "torch_chunked"
+        return "torch_loop" if device.type == "cpu" else "torch_chunked"
     if backend == "mamba_ssm" and not (mamba_ssm_available() and device.type == "cuda"):
         raise ConfigError(
             "scan_backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors; "
             "install mamba-ssm on a CUDA machine or use scan_backend='auto'."
         )
     return backend
-
-
-def describe_backend(backend: str, device: torch.device) -> str:
-    """What ``backend`` means on ``device``, for logs (``auto`` on CPU depends on each call's sizes)."""
-    name = resolve_backend(backend, device)
-    if backend == "auto" and device.type == "cpu":
-        return f"torch_ref from {AUTO_LOOP_MIN_STEP_VALUES} state values per step, else torch_chunked"
-    return name
 
 
 @contextlib.contextmanager
@@ -150,12 +127,7 @@ def selective_scan(
         ``out`` of shape ``(batch, d_inner, L)`` in the dtype of ``u``, and with
         ``return_last_state`` also the final state ``(batch, d_inner, d_state)`` (float32/64).
     """
-    if _flop_counting:  # a jit trace: sizes are traced values, and the FLOP-counting op runs anyway
-        name = resolve_backend(backend, u.device)
-    else:
-        step_values = u.shape[0] * u.shape[1] * A.shape[1]
-        needs_graph = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C))
-        name = resolve_backend(backend, u.device, step_values, step_values * u.shape[-1] if needs_graph else 0)
+    name = resolve_backend(backend, u.device)
     if name == "mamba_ssm" and not _flop_counting:
         return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     dtype_in = u.dtype
@@ -169,6 +141,8 @@ def selective_scan(
         y, last = SelectiveScanForFlops.apply(u, delta, A, B, C)
     elif name == "torch_ref":
         y, last = _scan_reference(u, delta, A, B, C)
+    elif name == "torch_loop":
+        y, last = _LoopScan.apply(u, delta, A, B, C)
     else:
         y, last = _ChunkedScan.apply(u, delta, A, B, C)
     if D is not None:
@@ -298,6 +272,115 @@ def _block_states(
     return drive, linear_recurrence(delta[..., span], A, drive, chunk, h0)
 
 
+def _time_major(u: Tensor, M: Tensor) -> Tensor:
+    """B or C as a contiguous ``(L, batch, groups, 1, d_state)`` tensor (broadcasts over a group's channels)."""
+    _, M4 = _grouped(u, M)
+    return M4.permute(3, 0, 1, 2).unsqueeze(3).contiguous()
+
+
+def _chain_(states: Sequence[Tensor], factors: Sequence[Tensor], start: Tensor | None) -> None:
+    """In place, in order: ``states[i] += factors[i] * states[i - 1]``, with ``states[-1] = start`` (None: 0)."""
+    previous = start
+    for state, factor in zip(states, factors):
+        if previous is not None:
+            state.addcmul_(factor, previous)
+        previous = state
+
+
+class _LoopScan(torch.autograd.Function):
+    """The ``torch_loop`` backend: a sequential scan over time-major blocks, hand-written backward.
+
+    Inputs as in ``selective_scan`` after bias/softplus; returns ``(y, last_state)`` without D, z.
+    Internally every tensor is ``(L, batch, groups, channels per group, ...)`` so that one step is
+    one contiguous slice. Only the state at each block start is kept for backward.
+    """
+
+    @staticmethod
+    def _layout(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, ...]:
+        """u, delta ``(L, b, g, p, 1)``, A ``(g, p, N)``, B, C ``(L, b, g, 1, N)`` and the time spans of the blocks."""
+        batch, d_inner, length = u.shape
+        per_group, _ = _grouped(u, B)
+        Bt, Ct = _time_major(u, B), _time_major(u, C)
+        groups, d_state = Bt.shape[2], Bt.shape[-1]
+        ut, dt = (x.permute(2, 0, 1).reshape(length, batch, groups, per_group, 1) for x in (u, delta))
+        steps = max(1, BLOCK_ELEMENTS // (batch * d_inner * d_state))
+        spans = [slice(t0, min(t0 + steps, length)) for t0 in range(0, length, steps)]
+        return ut, dt, A.view(groups, per_group, d_state), Bt, Ct, spans
+
+    @staticmethod
+    def _states(ut: Tensor, dt: Tensor, A: Tensor, Bt: Tensor, span: slice, h0: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Decays ``exp(delta * A)``, drive factors ``delta * u`` and states of the steps in ``span``."""
+        decay = (dt[span] * A).exp_()
+        delta_u = dt[span] * ut[span]
+        h = delta_u * Bt[span]  # the drives; the recurrence turns them into states in place
+        _chain_(h.unbind(0), decay.unbind(0), h0)
+        return decay, delta_u, h
+
+    @staticmethod
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+        batch, d_inner, length = u.shape
+        ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
+        y = u.new_empty(length, *ut.shape[1:4])
+        h0, starts = None, []
+        for span in spans:
+            _, _, h = _LoopScan._states(ut, dt, A_, Bt, span, h0)
+            torch.sum(h * Ct[span], dim=-1, out=y[span])
+            h0 = h[-1].clone()
+            starts.append(h0)
+        ctx.save_for_backward(u, delta, A, B, C, *starts[:-1])
+        ctx.spans = spans
+        return y.permute(1, 2, 3, 0).reshape(batch, d_inner, length), h0.view(batch, d_inner, -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y: Tensor | None, grad_last: Tensor | None):
+        u, delta, A, B, C, *starts = ctx.saved_tensors
+        ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
+        if grad_y is None:
+            grad_y = torch.zeros_like(u)
+        gy = grad_y.permute(2, 0, 1).reshape(dt.shape)
+        grad_u, grad_delta = torch.empty_like(ut), torch.empty_like(dt)
+        grad_B, grad_C = torch.empty_like(Bt), torch.empty_like(Ct)
+        grad_A = torch.zeros_like(A_)
+        # dL/dh flowing into the last step of the current block from later steps
+        carry = None if grad_last is None else grad_last.reshape(ut.shape[1:4] + A_.shape[-1:])
+        for k in reversed(range(len(spans))):
+            span, h0 = spans[k], (starts[k - 1] if k else None)
+            decay, delta_u, h = _LoopScan._states(ut, dt, A_, Bt, span, h0)
+            lam = gy[span] * Ct[span]  # dL/dh[t] through y[t]; the adjoint recurrence adds later steps
+            lams, decays = lam.unbind(0), decay.unbind(0)
+            if carry is not None:
+                lams[-1].add_(carry)
+            _chain_(lams[-2::-1], decays[:0:-1], lams[-1])
+            carry = decays[0] * lams[0]
+            lam_B = (lam * Bt[span]).sum(-1, keepdim=True)
+            grad_u[span] = dt[span] * lam_B
+            grad_B[span] = (lam * delta_u).sum(3, keepdim=True)
+            grad_C[span] = (h * gy[span]).sum(3, keepdim=True)
+            # d/d(log decay[t]) = lam[t] * decay[t] * h[t-1]
+            grad_log_decay = decay
+            grad_log_decay[1:].mul_(h[:-1])
+            if h0 is None:
+                grad_log_decay[0].zero_()
+            else:
+                grad_log_decay[0].mul_(h0)
+            grad_log_decay.mul_(lam)
+            grad_delta[span] = ut[span] * lam_B + (grad_log_decay * A_).sum(-1, keepdim=True)
+            grad_A += (grad_log_decay * dt[span]).sum(dim=(0, 1))
+        return (
+            _from_time_major(grad_u, -1, u.shape),
+            _from_time_major(grad_delta, -1, delta.shape),
+            grad_A.view(A.shape),
+            _from_time_major(grad_B, 3, B.shape),
+            _from_time_major(grad_C, 3, C.shape),
+        )
+
+
+def _from_time_major(grad: Tensor, singleton: int, shape: torch.Size) -> Tensor:
+    """A ``(L, batch, groups, ...)`` gradient with one singleton dim, back to its input's ``shape``."""
+    return grad.squeeze(singleton).permute(1, 2, 3, 0).reshape(shape)
+
+
 class _ChunkedScan(torch.autograd.Function):
     """Chunked scan with a hand-written backward that recomputes the states (low memory).
 
@@ -393,13 +476,10 @@ def causal_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, activat
 
 
 __all__ = [
-    "AUTO_LOOP_MAX_GRAPH_VALUES",
-    "AUTO_LOOP_MIN_STEP_VALUES",
     "BACKENDS",
     "FVCORE_HANDLES",
     "SelectiveScanForFlops",
     "causal_conv1d",
-    "describe_backend",
     "flop_counting",
     "linear_recurrence",
     "mamba_ssm_available",
