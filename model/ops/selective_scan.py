@@ -321,12 +321,14 @@ class _LoopScan(torch.autograd.Function):
         batch, d_inner, length = u.shape
         ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
         y = u.new_empty(length, *ut.shape[1:4])
+        keep_starts = any(ctx.needs_input_grad)  # scoring under no_grad keeps nothing
         h0, starts = None, []
         for span in spans:
             _, _, h = _LoopScan._states(ut, dt, A_, Bt, span, h0)
             torch.sum(h * Ct[span], dim=-1, out=y[span])
-            h0 = h[-1].clone()
-            starts.append(h0)
+            h0 = h[-1]
+            if keep_starts:
+                starts.append(h0.clone())
         ctx.save_for_backward(u, delta, A, B, C, *starts[:-1])
         ctx.spans = spans
         return y.permute(1, 2, 3, 0).reshape(batch, d_inner, length), h0.view(batch, d_inner, -1)
