@@ -322,14 +322,14 @@ class _LoopScan(torch.autograd.Function):
         ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
         y = u.new_empty(length, *ut.shape[1:4])
         keep_starts = any(ctx.needs_input_grad)  # scoring under no_grad keeps nothing
-        h0, starts = None, []
-        for span in spans:
+        h0, starts = None, []  # starts[k]: the state entering block k + 1
+        for k, span in enumerate(spans):
             _, _, h = _LoopScan._states(ut, dt, A_, Bt, span, h0)
             torch.sum(h * Ct[span], dim=-1, out=y[span])
             h0 = h[-1]
-            if keep_starts:
+            if keep_starts and k < len(spans) - 1:
                 starts.append(h0.clone())
-        ctx.save_for_backward(u, delta, A, B, C, *starts[:-1])
+        ctx.save_for_backward(u, delta, A, B, C, *starts)
         ctx.spans = spans
         return y.permute(1, 2, 3, 0).reshape(batch, d_inner, length), h0.view(batch, d_inner, -1)
 
