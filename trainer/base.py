@@ -278,10 +278,16 @@ class Trainer:
 
 
 def restore_weights(detector: Detector, state: dict, model_cfg: dict, path: Path) -> None:
-    """Load a checkpoint's weights, refusing one trained with a different model config."""
+    """Load a checkpoint's weights, refusing one trained with a different model config.
+
+    Keys in the detector's ``score_only_keys`` may differ: they change the score, not the weights.
+    """
     saved = state.get("model_cfg")
-    if saved is not None and model_cfg and saved != model_cfg:
-        diff = sorted(k for k in set(saved) | set(model_cfg) if saved.get(k) != model_cfg.get(k))
+    diff = sorted(
+        k for k in set(saved or {}) | set(model_cfg or {})
+        if saved and model_cfg and saved.get(k) != model_cfg.get(k) and k not in detector.score_only_keys
+    )
+    if diff:
         raise CheckpointError(
             f"Checkpoint {path} was trained with a different model config (differs at: {', '.join(diff)}). "
             f"Test with the run's own config: python run.py -c {path.parent / 'config.py'} -m test work_dir={path.parent}"

@@ -80,6 +80,8 @@ class AnomalyTransformer(Detector):
         loss: LOSSES config; default ``dict(type="minimax", k=3.0)``.
     """
 
+    score_only_keys = ("compat", "temperature")
+
     def __init__(
         self,
         n_features: int,

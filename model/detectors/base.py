@@ -24,6 +24,9 @@ class Detector(nn.Module):
 
     family: str = "timeseries"
     trainable: bool = True
+    # Model config keys that change only how ``score`` reads the trained weights (not the weights):
+    # a checkpoint may be tested with these changed, e.g. to rescore one training with another score.
+    score_only_keys: tuple[str, ...] = ()
 
     def __init__(self, loss: dict | None = None) -> None:
         super().__init__()

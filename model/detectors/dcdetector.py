@@ -55,6 +55,8 @@ class DCdetector(Detector):
         loss: LOSSES config; default ``dict(type="contrastive_kl")``.
     """
 
+    score_only_keys = ("compat", "temperature")
+
     def __init__(
         self,
         n_features: int,

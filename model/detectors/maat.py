@@ -46,6 +46,8 @@ class MAAT(AnomalyTransformer):
         compat: "paper" (default) or "release".
     """
 
+    score_only_keys = ("temperature",)  # compat also switches the architecture
+
     def __init__(
         self,
         n_features: int,
