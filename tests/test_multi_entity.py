@@ -71,3 +71,18 @@ def test_joint_mode_trains_one_model_over_all_entities(tmp_path):
     assert main(args(root, run_dir, "data.entity_mode=joint")) == 0  # the spelling of entity_mode
     assert not (run_dir / "entities").exists() and (run_dir / "ckpt_best.pth").is_file()
     assert list(json.loads((run_dir / "results.json").read_text())["per_entity"]) == list(CHANNELS[:2])
+
+
+def test_baselines_are_also_reported_as_a_mean_over_entities(tmp_path):
+    root = write_telemanom(tmp_path / "SMAP_MSL")
+    run_dir = tmp_path / "zscore"
+    cli = ["-c", "configs/baselines/zscore_smap.py", "-m", "train", f"work_dir={run_dir}", f"data.root={root}", "data.window=20",
+           "num_threads=1", "device=cpu", "evaluation.plots=false", "evaluation.baselines=true"]
+    assert main(cli) == 0
+    results = json.loads((run_dir / "results.json").read_text())
+    means = results["baselines_mean_over_entities"]
+    assert set(means) == set(results["baselines"]) == {"random", "zscore"}
+    # This run's detector is the z-score baseline itself: both ways of measuring it must agree.
+    assert means["zscore"] == pytest.approx(results["mean_over_entities"], nan_ok=True)
+    assert means["zscore"]["vus_pr"] != pytest.approx(results["baselines"]["zscore"]["vus_pr"])  # not the concatenation
+    assert "| random (baseline), mean over entities |" in (run_dir / "results.md").read_text()

@@ -88,4 +88,5 @@ def aggregate_entities(run_dir: Path, names: list[str], description: str) -> dic
     }
     if "baselines" in first:
         results["baselines"] = {b: aggregate({n: subs[n]["baselines"][b] for n in names}) for b in first["baselines"]}
+        results["baselines_mean_over_entities"] = results["baselines"]
     return results

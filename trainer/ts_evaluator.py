@@ -3,7 +3,7 @@
 It scores every test point exactly once, sets the threshold without test labels (unless an
 oracle rule is named, and then says so), computes the full metric suite per entity, on the
 concatenation and as the mean over entities, scores random and z-score baselines on the same
-test set, and writes ``results.json``, ``results.md``, ``scores.npz``, ``scores.png`` (the first entity)
+test set (both ways too), and writes ``results.json``, ``results.md``, ``scores.npz``, ``scores.png`` (the first entity)
 and ``plots/`` (one figure per entity).
 """
 from __future__ import annotations
@@ -105,7 +105,10 @@ class TimeSeriesEvaluator:
             **(info or {}),
         }
         if self.baselines:
-            results["baselines"] = {name: self._measure(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)["metrics"] for name in BASELINES}
+            measured = {name: self._measure(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data) for name in BASELINES}
+            results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
+            if len(data.entities) > 1:
+                results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
             return results
         np.savez_compressed(
@@ -230,6 +233,7 @@ def render_markdown(results: dict) -> str:
         *_table(rows, LEGACY_COLUMNS),
     ]
     if len(results["per_entity"]) > 1:
-        entity_rows = {"mean over entities": results["mean_over_entities"], "concatenation": results["metrics"], **results["per_entity"]}
+        baseline_means = {f"{k} (baseline), mean over entities": v for k, v in results.get("baselines_mean_over_entities", {}).items()}
+        entity_rows = {"mean over entities": results["mean_over_entities"], **baseline_means, "concatenation": results["metrics"], **results["per_entity"]}
         out += ["", "## Per entity", *_table(entity_rows, ENTITY_COLUMNS)]
     return "\n".join(out) + "\n"
