@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from run import main
+from tools import benchmark
 
 CONFIG = "configs/baselines/dense_ae_smap.py"
 CHANNELS = ("A-1", "A-2", "B-1")
@@ -86,3 +87,19 @@ def test_baselines_are_also_reported_as_a_mean_over_entities(tmp_path):
     assert means["zscore"] == pytest.approx(results["mean_over_entities"], nan_ok=True)
     assert means["zscore"]["vus_pr"] != pytest.approx(results["baselines"]["zscore"]["vus_pr"])  # not the concatenation
     assert "| random (baseline), mean over entities |" in (run_dir / "results.md").read_text()
+
+
+def test_benchmark_tables_the_mean_over_entities_on_request(tmp_path, capsys):
+    root = write_telemanom(tmp_path / "SMAP_MSL")
+    argv = ["--configs", "configs/baselines/zscore_smap.py", "--seeds", "0", "--out", str(tmp_path / "runs"),
+            "--set", f"data.root={root}", "data.window=20", "num_threads=1", "device=cpu", "evaluation.plots=false", "evaluation.baselines=true"]
+    assert benchmark.main(argv) == 0
+    assert benchmark.main([*argv, "--view", "mean_over_entities"]) == 0
+    assert "done earlier, skipped" in capsys.readouterr().out  # a view only re-reads the runs
+    results = pd.read_json(tmp_path / "runs" / "zscore_smap" / "seed0" / "results.json", typ="series")
+    concatenated = pd.read_csv(tmp_path / "runs" / "benchmark.csv").set_index("detector")
+    per_entity = pd.read_csv(tmp_path / "runs" / "benchmark_mean_over_entities.csv").set_index("detector")
+    assert per_entity.loc["zscore", "vus_pr"] == pytest.approx(results["mean_over_entities"]["vus_pr"])
+    assert concatenated.loc["zscore", "vus_pr"] == pytest.approx(results["metrics"]["vus_pr"])
+    assert per_entity.loc["random (baseline)", "vus_pr"] == pytest.approx(results["baselines_mean_over_entities"]["random"]["vus_pr"])
+    assert "each run's mean over entities" in (tmp_path / "runs" / "benchmark_mean_over_entities.md").read_text()

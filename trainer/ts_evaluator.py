@@ -107,8 +107,7 @@ class TimeSeriesEvaluator:
         if self.baselines:
             measured = {name: self._measure(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data) for name in BASELINES}
             results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
-            if len(data.entities) > 1:
-                results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
+            results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
             return results
         np.savez_compressed(
