@@ -52,4 +52,3 @@ def test_benchmark_runs_every_combination_once_and_tabulates(tmp_path, capsys):
     assert benchmark.main(argv) == 0  # resumable: nothing is run twice
     assert capsys.readouterr().out.count("done earlier, skipped") == 4
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "benchmark.csv"), frame)
-
