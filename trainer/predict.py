@@ -3,8 +3,8 @@
     python run.py -c CONFIG -m predict checkpoint=RUN data.path=new.csv
 
 Everything comes from the run folder (``calibration.json``, written when the run was evaluated):
-the window and stride, the training scaler statistics and the threshold, so the training data is
-never read again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for
+the window and stride, the training scaler statistics, the threshold and (after an evaluation with
+``evaluation.entity_scaling=val``) the entity's score scaling, so the training data is never read again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for
 CSV, a memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next,
 and the scores equal a one-shot pass over the whole series (same windows, same averaging).
 Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png``.
@@ -60,8 +60,10 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
             yield (cleaner(values) - shift) / scale
 
     out_dir = Path(options["output"]) if options.get("output") else run_dir / "predict" / path.stem
-    parts = write_scores(stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"]),
-                         pending, float(threshold), out_dir)
+    score_scaling = calibration.get("score_scaling", {}).get(entity, {"center": 0.0, "spread": 1.0})
+    raw = stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"])
+    calibrated = ((s - score_scaling["center"]) / score_scaling["spread"] for s in raw)  # the units the threshold was set in
+    parts = write_scores(calibrated, pending, float(threshold), out_dir)
     scores = np.concatenate(parts)
     plot_predictions(out_dir / "scores.png", scores, float(threshold), f"{path.name}: {cfg['model']['type']} scores")
     summary = {"path": str(path), "points": len(scores), "anomalies": int((scores >= threshold).sum()), "threshold": float(threshold), "output": str(out_dir)}

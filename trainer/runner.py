@@ -220,5 +220,6 @@ def write_calibration(run_dir: Path, data, results: dict) -> None:  # noqa: ANN0
         "batch_size": data.batch_size,
         "n_features": data.n_features,
         "scalers": {e.name: {"shift": e.shift.tolist(), "scale": e.scale.tolist()} for e in data.entities},
+        "score_scaling": results.get("score_scaling", {}),  # per entity (evaluation.entity_scaling=val); empty: raw scores
     }
     (run_dir / CALIBRATION).write_text(json.dumps(calibration, indent=1))

@@ -32,6 +32,7 @@ from util.results import write_results_json
 
 PROTOCOLS = ("honest", "legacy")
 BASELINES = ("random", "zscore")
+ENTITY_SCALINGS = (None, "val")
 
 
 @torch.inference_mode()
@@ -56,6 +57,14 @@ def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, d
     return fold_window_scores(np.concatenate([g[1] for g in gathered]), np.concatenate([g[0] for g in gathered]), len(series))
 
 
+def validation_scaling(val_scores: np.ndarray, entity: str) -> dict[str, float]:
+    """``center`` (median) and ``spread`` (IQR; else the std; else 1) of one entity's validation scores."""
+    if not len(val_scores):
+        raise ConfigError(f"evaluation.entity_scaling=val needs validation scores, but entity '{entity}' has none; raise data.val_fraction.")
+    spread = float(np.subtract(*np.percentile(val_scores, [75, 25]))) or float(np.std(val_scores)) or 1.0
+    return {"center": float(np.median(val_scores)), "spread": spread}
+
+
 @EVALUATORS.register("timeseries")
 class TimeSeriesEvaluator:
     """Evaluates a time-series detector honestly (see module docstring).
@@ -66,6 +75,9 @@ class TimeSeriesEvaluator:
             scores, the published protocol; PA-F1 becomes the headline).
         legacy_anomaly_ratio: percent of points flagged under the legacy protocol.
         vus_window: buffer of Range-AUC and VUS.
+        entity_scaling: None (default: raw scores) or ``"val"``: each entity's scores minus the median of its
+            validation scores, divided by their interquartile range, before thresholds and metrics, so
+            that one model's scores on many channels share one scale (no test data is used).
         baselines: also evaluate random and z-score scores on the same data.
         plots: write ``plots/scores_<entity>.png``.
         max_plots: at most this many entity plots.
@@ -77,26 +89,31 @@ class TimeSeriesEvaluator:
         protocol: str = "honest",
         legacy_anomaly_ratio: float = 1.0,
         vus_window: int = 100,
+        entity_scaling: str | None = None,
         baselines: bool = True,
         plots: bool = True,
         max_plots: int = 8,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"evaluation.protocol='{protocol}' is unknown; use one of {', '.join(PROTOCOLS)}.")
+        if entity_scaling not in ENTITY_SCALINGS:
+            raise ConfigError(f"evaluation.entity_scaling='{entity_scaling}' is unknown; use val (scale each entity's scores by its validation scores) or None.")
         self.threshold_cfg = dict(type="anomaly_ratio", ratio=legacy_anomaly_ratio) if protocol == "legacy" else (threshold or dict(type="percentile", q=99.0))
         self.rule = THRESHOLDS.build(self.threshold_cfg)
-        self.protocol, self.vus_window = protocol, vus_window
+        self.protocol, self.vus_window, self.entity_scaling = protocol, vus_window, entity_scaling
         self.baselines, self.plots, self.max_plots = baselines, plots, max_plots
         self.log = get_logger()
 
     def evaluate(self, detector: Detector, data: TimeSeriesData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
         """Score, threshold and measure; write the reports into ``run_dir``; return results."""
         run_dir = Path(run_dir)
-        model_scores = self._score_all(detector, data, device, progress=True)
+        model_scores, scaling = self._scale(self._score_all(detector, data, device, progress=True), data)
         results = {
             "detector": info.get("detector", type(detector).__name__) if info else type(detector).__name__,
             **self._measure(model_scores, data),
             "protocol": self.protocol,
+            "entity_scaling": self.entity_scaling,
+            "score_scaling": scaling,
             "threshold_rule": self._rule_description(),
             "point_adjustment": "pa_* keys only (legacy); every other metric is computed without point adjustment",
             "vus_window": self.vus_window,
@@ -105,7 +122,7 @@ class TimeSeriesEvaluator:
             **(info or {}),
         }
         if self.baselines:
-            measured = {name: self._measure(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data) for name in BASELINES}
+            measured = {name: self._measure(self._scale(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)[0], data) for name in BASELINES}
             results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
             results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
@@ -131,6 +148,14 @@ class TimeSeriesEvaluator:
             parts = {"test": entity.test, "val": entity.val, "train": train}
             out.append({k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()})
         return out
+
+    def _scale(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData) -> tuple[list[dict[str, np.ndarray]], dict[str, dict]]:
+        """(``scores`` in the units of ``entity_scaling``, each entity's scaling: empty without one)."""
+        if self.entity_scaling is None:
+            return scores, {}
+        scaling = {e.name: validation_scaling(s["val"], e.name) for e, s in zip(data.entities, scores)}
+        scaled = [{k: (v - scaling[e.name]["center"]) / scaling[e.name]["spread"] for k, v in s.items()} for e, s in zip(data.entities, scores)]
+        return scaled, scaling
 
     @staticmethod
     def _fit_baseline(name: str, data: TimeSeriesData) -> Detector:
@@ -220,6 +245,7 @@ def render_markdown(results: dict) -> str:
         f"- Data: {results['dataset']['description']}",
         f"- Protocol: {results['protocol']}; threshold rule: {rule_text}" + (f" ({'; '.join(flags)})" if flags else " (validation scores only: no test data)"),
         "- Point adjustment: NOT applied, except in the separate legacy block.",
+        *(["- Scores: each entity's minus the median of its validation scores, over their IQR (evaluation.entity_scaling=val)."] if results.get("entity_scaling") == "val" else []),
         f"- Range-AUC/VUS buffer: {results['vus_window']}. Values in %; n/a = undefined (e.g. no anomaly in the test labels).",
         "",
         "## Threshold-free (continuous scores)",

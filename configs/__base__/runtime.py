@@ -38,6 +38,7 @@ evaluation = dict(
     protocol="honest",  # "legacy": anomaly-ratio threshold over train+test scores, PA-F1 headline
     legacy_anomaly_ratio=1.0,  # percent of points flagged under the legacy protocol
     vus_window=100,  # buffer of Range-AUC / VUS (TSB-AD's slidingWindow default)
+    entity_scaling=None,  # "val": each entity's scores scaled by its validation scores (median, IQR)
     baselines=True,  # also score random and z-score baselines on the same test set
     plots=True,
 )
