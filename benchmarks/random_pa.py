@@ -6,7 +6,12 @@ length (read from the shape of ``test/<chan>.npy`` without loading it), threshol
 F1, VUS-PR and AUC-PR. A detector must beat these numbers to have learnt anything. It then times
 VUS (window 100, 250 thresholds) on 100k points.
 
-    python benchmarks/random_pa.py [--root ../shared/data/SMAP_MSL] [--seed 0] [--q 90]
+``--band N`` adds the random band of the concatenated test set (all channels of a spacecraft in
+csv order, as ``run.py`` scores SMAP/MSL): VUS-PR, AUC-PR and AUC-ROC of N seeds of uniform random
+scores, mean +- std and the largest. A detector's concatenated score inside the band has not been
+shown to beat random.
+
+    python benchmarks/random_pa.py [--root ../shared/data/SMAP_MSL] [--seed 0] [--q 90] [--band 20]
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from metric.timeseries.vus import range_auc_and_vus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = (("F1", "f1"), ("PA-F1 (legacy)", "pa_f1"), ("Aff-F1", "affiliation_f1"), ("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"))
+BAND_KEYS = (("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"), ("AUC-ROC", "auc_roc"))
 
 
 def channel_labels(root: Path) -> dict[str, tuple[str, np.ndarray]]:
@@ -54,6 +60,20 @@ def random_baseline(root: Path, seed: int, q: float) -> dict[str, dict[str, floa
     return {craft: {**aggregate(chans), "channels": len(chans)} for craft, chans in per_craft.items()}
 
 
+def random_band(root: Path, seeds: int) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
+    """Per spacecraft: (test points, the ``BAND_KEYS`` metrics of ``seeds`` uniform random scorings of the concatenated test set)."""
+    labels: dict[str, list[np.ndarray]] = {}
+    for craft, channel in channel_labels(root).values():
+        labels.setdefault(craft, []).append(channel)
+    band = {}
+    for craft, parts in sorted(labels.items()):
+        concatenated = np.concatenate(parts)
+        scorings = (np.random.default_rng(seed).random(len(concatenated)) for seed in range(seeds))
+        runs = [compute_metrics(concatenated, scores, threshold=1.0) for scores in scorings]  # the threshold only feeds metrics not kept
+        band[craft] = (len(concatenated), {key: np.array([run[key] for run in runs]) for _, key in BAND_KEYS})
+    return band
+
+
 def vus_seconds(length: int = 100_000, repeats: int = 3) -> float:
     """Best of ``repeats`` wall-clock seconds of VUS-ROC/PR (window 100) on random data of ``length`` points."""
     rng = np.random.default_rng(0)
@@ -74,6 +94,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "SMAP_MSL")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--q", type=float, default=90.0, help="percentile of the random scores used as threshold")
+    parser.add_argument("--band", type=int, default=0, metavar="N", help="also the random band of the concatenated test sets over N seeds")
     args = parser.parse_args()
     results = random_baseline(args.root, args.seed, args.q)
     print(f"Uniform random scores (seed {args.seed}), threshold at their {args.q:g}th percentile; mean over channels, %\n")
@@ -81,6 +102,13 @@ def main() -> None:
     print("|---" * (len(COLUMNS) + 2) + "|")
     for craft, metrics in sorted(results.items()):
         print(f"| {craft} | {metrics['channels']} | " + " | ".join(f"{100 * metrics[key]:.1f}" for _, key in COLUMNS) + " |")
+    if args.band:
+        print(f"\nRandom band of the concatenated test set, {args.band} seeds of uniform random scores: mean +- std (largest), %\n")
+        print("| spacecraft | points | " + " | ".join(name for name, _ in BAND_KEYS) + " |")
+        print("|---" * (len(BAND_KEYS) + 2) + "|")
+        for craft, (points, values) in random_band(args.root, args.band).items():
+            cells = [f"{100 * v.mean():.2f} +- {100 * v.std(ddof=1) if len(v) > 1 else 0.0:.2f} ({100 * v.max():.2f})" for v in (values[key] for _, key in BAND_KEYS)]
+            print(f"| {craft} | {points:,} | " + " | ".join(cells) + " |")
     print(f"\nVUS-ROC/PR (window 100, 250 thresholds) on 100k points: {vus_seconds():.2f} s (best of 3, one process)")
 
 
