@@ -6,8 +6,8 @@ length (read from the shape of ``test/<chan>.npy`` without loading it), threshol
 F1, VUS-PR and AUC-PR. A detector must beat these numbers to have learnt anything. It then times
 VUS (window 100, 250 thresholds) on 100k points.
 
-``--band N`` adds the random band of the concatenated test set (all channels of a spacecraft in
-csv order, as ``run.py`` scores SMAP/MSL): VUS-PR, AUC-PR and AUC-ROC of N seeds of uniform random
+``--band N`` adds the random band of the concatenated test set (the channels ``run.py`` scores
+for SMAP/MSL, in its order): VUS-PR, AUC-PR and AUC-ROC of N seeds of uniform random
 scores, mean +- std and the largest. A detector's concatenated score inside the band has not been
 shown to beat random.
 
@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from data.timeseries.smap_msl import SPACECRAFT, SmapMsl  # noqa: E402
 from metric.timeseries import aggregate, compute_metrics  # noqa: E402
 from metric.timeseries.vus import range_auc_and_vus  # noqa: E402
 
@@ -61,16 +62,16 @@ def random_baseline(root: Path, seed: int, q: float) -> dict[str, dict[str, floa
 
 
 def random_band(root: Path, seeds: int) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
-    """Per spacecraft: (test points, the ``BAND_KEYS`` metrics of ``seeds`` uniform random scorings of the concatenated test set)."""
-    labels: dict[str, list[np.ndarray]] = {}
-    for craft, channel in channel_labels(root).values():
-        labels.setdefault(craft, []).append(channel)
+    """Per spacecraft: (test points, the ``BAND_KEYS`` metrics of ``seeds`` uniform random scorings of the concatenated test set).
+
+    The channels are those ``run.py`` scores for ``entities="all"`` (the loader's own choice), in its order.
+    """
     band = {}
-    for craft, parts in sorted(labels.items()):
-        concatenated = np.concatenate(parts)
-        scorings = (np.random.default_rng(seed).random(len(concatenated)) for seed in range(seeds))
-        runs = [compute_metrics(concatenated, scores, threshold=1.0) for scores in scorings]  # the threshold only feeds metrics not kept
-        band[craft] = (len(concatenated), {key: np.array([run[key] for run in runs]) for _, key in BAND_KEYS})
+    for craft in SPACECRAFT:
+        labels = np.concatenate([e.test_labels for e in SmapMsl(root=str(root), spacecraft=craft).read()])
+        scorings = (np.random.default_rng(seed).random(len(labels)) for seed in range(seeds))
+        runs = [compute_metrics(labels, scores, threshold=1.0) for scores in scorings]  # the threshold only feeds metrics not kept
+        band[craft] = (len(labels), {key: np.array([run[key] for run in runs]) for _, key in BAND_KEYS})
     return band
 
 

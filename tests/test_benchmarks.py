@@ -59,17 +59,19 @@ def test_markdown_table_shape() -> None:
     assert markdown_table(["a", "b"], [[1, 2], ["x", "y"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |", "| x | y |"]
 
 
-def test_random_band_scores_each_spacecraft_concatenated(tmp_path) -> None:
+def test_random_band_scores_the_channels_run_py_scores(tmp_path) -> None:
     from benchmarks.random_pa import random_band
 
+    (tmp_path / "train").mkdir()
     (tmp_path / "test").mkdir()
     rows = ["chan_id,spacecraft,anomaly_sequences,class,num_values"]
-    for chan, craft, length in (("A-1", "SMAP", 3000), ("A-2", "SMAP", 2000), ("M-1", "MSL", 4000)):
+    for chan, craft, length in (("A-1", "SMAP", 3000), ("A-2", "SMAP", 2000), ("P-2", "SMAP", 1000), ("P-2", "SMAP", 1000), ("M-1", "MSL", 4000)):
+        np.save(tmp_path / "train" / f"{chan}.npy", np.zeros((500, 2), np.float32))
         np.save(tmp_path / "test" / f"{chan}.npy", np.zeros((length, 2), np.float32))
-        rows.append(f'{chan},{craft},"[[100, 399], [1500, 1599]]",[point],{length}')
+        rows.append(f'{chan},{craft},"[[100, 399], [600, 699]]",[point],{length}')
     (tmp_path / "labeled_anomalies.csv").write_text("\n".join(rows) + "\n")
     band = random_band(tmp_path, seeds=3)
-    assert {craft: points for craft, (points, _) in band.items()} == {"MSL": 4000, "SMAP": 5000}
+    assert {craft: points for craft, (points, _) in band.items()} == {"MSL": 4000, "SMAP": 5000}  # P-2, listed twice, left out
     for _, values in band.values():
         assert len(set(values["vus_pr"])) == 3  # each seed is its own scoring
         assert abs(values["auc_roc"].mean() - 0.5) < 0.05
