@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+import trainer  # noqa: F401  (registers the evaluators)
 from data.timeseries.base import Entity, TimeSeriesSource
 from model.detectors.base import Detector
 from util.errors import ConfigError
-import trainer  # noqa: F401  (registers the evaluators)
 from util.registry import DATASETS, EVALUATORS
 
 

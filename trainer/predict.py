@@ -4,8 +4,9 @@
 
 Everything comes from the run folder (``calibration.json``, written when the run was evaluated):
 the window and stride, the training scaler statistics, the threshold and (after an evaluation with
-``evaluation.entity_scaling=val``) the entity's score scaling, so the training data is never read again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for
-CSV, a memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next,
+``evaluation.entity_scaling=val``) the entity's score scaling, so the training data is never read
+again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for CSV, a
+memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next,
 and the scores equal a one-shot pass over the whole series (same windows, same averaging).
 Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png``.
 """

@@ -3,8 +3,8 @@
 It scores every test point exactly once, sets the threshold without test labels (unless an
 oracle rule is named, and then says so), computes the full metric suite per entity, on the
 concatenation and as the mean over entities, scores random and z-score baselines on the same
-test set (both ways too), and writes ``results.json``, ``results.md``, ``scores.npz``, ``scores.png`` (the first entity)
-and ``plots/`` (one figure per entity).
+test set (measured both ways too), and writes ``results.json``, ``results.md``, ``scores.npz``,
+``scores.png`` (the first entity) and ``plots/`` (one figure per entity).
 """
 from __future__ import annotations
 
@@ -75,9 +75,10 @@ class TimeSeriesEvaluator:
             scores, the published protocol; PA-F1 becomes the headline).
         legacy_anomaly_ratio: percent of points flagged under the legacy protocol.
         vus_window: buffer of Range-AUC and VUS.
-        entity_scaling: None (default: raw scores) or ``"val"``: each entity's scores minus the median of its
-            validation scores, divided by their interquartile range, before thresholds and metrics, so
-            that one model's scores on many channels share one scale (no test data is used).
+        entity_scaling: None (default: raw scores) or ``"val"``: each entity's scores minus the
+            median of its validation scores, divided by their interquartile range, before
+            thresholds and metrics, so that one model's scores on many channels share one scale
+            (no test data is used).
         baselines: also evaluate random and z-score scores on the same data.
         plots: write ``plots/scores_<entity>.png``.
         max_plots: at most this many entity plots.
