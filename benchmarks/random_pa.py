@@ -16,7 +16,6 @@ shown to beat random.
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import sys
 import time
@@ -26,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.timeseries.smap_msl import SPACECRAFT, SmapMsl  # noqa: E402
+from data.timeseries.smap_msl import SPACECRAFT, SmapMsl, sequence_labels  # noqa: E402
 from metric.timeseries import aggregate, compute_metrics  # noqa: E402
 from metric.timeseries.vus import range_auc_and_vus  # noqa: E402
 
@@ -36,18 +35,21 @@ BAND_KEYS = (("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"), ("AUC-ROC", "auc_roc"))
 
 
 def channel_labels(root: Path) -> dict[str, tuple[str, np.ndarray]]:
-    """Per channel: (spacecraft, test labels (time,) int) from the telemanom label file (inclusive ranges)."""
-    out = {}
+    """Per channel: (spacecraft, test labels (time,) int) from the telemanom label file (inclusive ranges).
+
+    A channel listed twice (SMAP P-2) keeps the union of its rows' sequences.
+    """
+    rows: dict[str, list[dict]] = {}
     with open(root / "labeled_anomalies.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            test_file = root / "test" / f"{row['chan_id']}.npy"
-            if not test_file.is_file():
-                continue
-            # a channel listed twice (SMAP P-2) keeps the union of its rows' sequences
-            labels = out[row["chan_id"]][1] if row["chan_id"] in out else np.zeros(np.load(test_file, mmap_mode="r").shape[0], dtype=np.int64)
-            for start, end in ast.literal_eval(row["anomaly_sequences"]):
-                labels[start : end + 1] = 1
-            out[row["chan_id"]] = (row["spacecraft"], labels)
+            rows.setdefault(row["chan_id"], []).append(row)
+    out = {}
+    for chan, chan_rows in rows.items():
+        test_file = root / "test" / f"{chan}.npy"
+        if test_file.is_file():
+            length = np.load(test_file, mmap_mode="r").shape[0]
+            sequences = [r["anomaly_sequences"] for r in chan_rows]
+            out[chan] = (chan_rows[0]["spacecraft"], sequence_labels(sequences, length, f"{root / 'labeled_anomalies.csv'}, channel {chan}"))
     return out
 
 
