@@ -255,7 +255,7 @@ def render_markdown(results: dict) -> str:
         "## At the threshold, no point adjustment",
         *_table(rows, THRESHOLD_COLUMNS),
         "",
-        "## Legacy: point-adjusted (inflated; a random score reaches high PA-F1, see README)",
+        "## Legacy: point-adjusted (inflated; a random score reaches high PA-F1, see docs/evaluation.md)",
         *_table(rows, LEGACY_COLUMNS),
     ]
     if len(results["per_entity"]) > 1:

@@ -25,7 +25,7 @@ released solver's ``softmax_W(-50 * discrepancy)``, which flags the steps whose 
 
 The two directions disagree because the loss ``L_N - L_P`` pushes the patch-wise view away from
 the in-patch one: the discrepancy on the (normal) training windows grows during training (logged
-as ``train/disc``), so nothing in training raises it on anomalies. README "Results" measures both.
+as ``train/disc``), so nothing in training raises it on anomalies. docs/results.md measures both.
 """
 from __future__ import annotations
 
