@@ -4,6 +4,7 @@
     python -m data.download --list
 
 NAME is one of ``smd``, ``smap_msl`` (alias ``smap``, ``msl``), ``psm``, ``nab``, ``ucr``,
+``tsb-ad-m``, ``tsb-ad-u`` (TSB-AD's archives and its ``File_List`` csvs),
 ``nips_ts`` (all four of ``swan``, ``gecco``, ``ccard``, ``mulvar``, or one of them). ``swat``
 and ``wadi`` are licensed: the command prints how to request them. The default root is
 ``datasets/<FOLDER>`` (the folder the config in ``configs/__base__/datasets`` points at).
@@ -75,6 +76,7 @@ class Source:
     files: tuple[Remote, ...]
     expect: tuple[str, ...]
     citation: str
+    unreachable: str = ""  # what to do when the host does not answer ({root}: the target folder)
 
 
 def _raw(repo: str, ref: str, path: str) -> str:
@@ -93,6 +95,26 @@ def _nips_ts(archive: str, prefix: str) -> Source:
         files=(Remote(f"{archive}.zip", f"https://github.com/xxx803/KambaAD/raw/{KAMBAAD_COMMIT}/datasource/{archive}.zip", members=rules),),
         expect=tuple(f"{prefix}/{part}.npy" for part in ("train", "test", "labels")),
         citation="Lai et al., Revisiting time series outlier detection, NeurIPS 2021 (TODS benchmark); files as distributed with KambaAD.",
+    )
+
+
+TSB_AD_COMMIT = "87630099ea8d0dafe89a957e31ed9720e88479eb"  # TheDatumOrg/TSB-AD: its evaluation / tuning file lists
+
+
+def _tsb_ad(variant: str, lists: tuple[str, ...]) -> Source:
+    """TSB-AD-M or -U: the archive linked from TSB-AD's README, and its File_List csvs."""
+    archive = f"TSB-AD-{variant}.zip"
+    return Source(
+        folder=f"TSB-AD-{variant}",
+        files=(Remote(archive, f"https://www.thedatum.org/datasets/{archive}", members=(("*_tr_*_1st_*.csv", "."),)),)
+        + tuple(Remote(f"File_List/TSB-AD-{variant}{s}.csv", _raw("TheDatumOrg/TSB-AD", TSB_AD_COMMIT, f"Datasets/File_List/TSB-AD-{variant}{s}.csv")) for s in lists),
+        expect=(f"File_List/TSB-AD-{variant}-Eva.csv",),
+        citation="Liu and Paparrizos, The Elephant in the Room: Towards A Reliable Time-Series Anomaly Detection Benchmark, NeurIPS 2024 (github.com/TheDatumOrg/TSB-AD).",
+        unreachable=(
+            f"The TSB-AD archives are hosted at www.thedatum.org (the links in TSB-AD's README). If it is down or unreachable "
+            f"from here, fetch {archive} on another machine and unzip its csv files into {{root}} (put TSB-AD's "
+            f"Datasets/File_List/*.csv under {{root}}/File_List), or serve a copy with --mirror URL."
+        ),
     )
 
 
@@ -147,6 +169,8 @@ SOURCES: dict[str, Source] = {
         expect=(),
         citation="Wu and Keogh, Current time series anomaly detection benchmarks are flawed, TKDE 2021.",
     ),
+    "tsb-ad-m": _tsb_ad("M", ("", "-Eva", "-Tuning")),
+    "tsb-ad-u": _tsb_ad("U", ("", "-Eva", "-Eva-Full", "-Tuning")),
     "swan": _nips_ts("NIPS_TS_Swan", "NIPS_TS_Swan"),
     "gecco": _nips_ts("NIPS_TS_GECCO", "NIPS_TS_Water"),
     "ccard": _nips_ts("NIPS_TS_CCard", "NIPS_TS_CCard"),
@@ -167,7 +191,7 @@ LICENSED = {
     ),
 }
 LICENSED_FOLDERS = {"swat": "SWaT", "wadi": "WADI"}  # the roots of configs/__base__/datasets
-LOADER_TO_DOWNLOAD = {"smap": "smap_msl", "msl": "smap_msl", "nips_ts": "nips_ts"}
+LOADER_TO_DOWNLOAD = {"smap": "smap_msl", "msl": "smap_msl", "nips_ts": "nips_ts", "tsb-ad": "tsb-ad-m"}
 
 
 def how_to_get(dataset: str, root: Path | str) -> str:
@@ -308,7 +332,10 @@ def _download_one(key: str, source: Source, root: Path, force: bool, mirror: str
         url = f"{mirror.rstrip('/')}/{key}/{remote.name}" if mirror else remote.url
         cached = partial / remote.name
         if force or not cached.is_file():
-            _fetch(url, cached)
+            try:
+                _fetch(url, cached)
+            except DataError as error:
+                raise DataError(f"{error} {source.unreachable.format(root=root)}".strip()) from None
         recorded = (done or {}).get("files", {}).get(remote.name, {}).get("sha256")
         digest, known = _verify(remote, cached, recorded, url, accept, log)
         unknown += not known

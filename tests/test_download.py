@@ -172,3 +172,38 @@ def test_every_public_source_has_https_urls_and_unique_names():
         assert len(names) == len(set(names)), key
         assert all(r.url.startswith("https://") for r in source.files), key
     assert len([r for r in dl.SOURCES["smd"].files if r.name.startswith("train/")]) == 28
+
+
+def write_tsb_ad(folder):
+    """TSB-AD-M.zip as linked from TSB-AD's README (a TSB-AD-M/ folder of csv files) and its File_List csvs."""
+    (folder / "File_List").mkdir(parents=True)
+    names = ["001_Genesis_id_1_Sensor_tr_40_1st_50.csv", "002_MSL_id_1_Sensor_tr_30_1st_45.csv"]
+    with zipfile.ZipFile(folder / "TSB-AD-M.zip", "w") as z:
+        for name in names:
+            frame = pd.DataFrame(np.random.default_rng(2).random((60, 3)), columns=["a", "b", "c"]).assign(Label=[0] * 50 + [1] * 5 + [0] * 5)
+            z.writestr(f"TSB-AD-M/{name}", frame.to_csv(index=False))
+        z.writestr("__MACOSX/TSB-AD-M/._001_Genesis_id_1_Sensor_tr_40_1st_50.csv", b"junk")
+    for suffix in ("", "-Eva", "-Tuning"):
+        pd.DataFrame({"file_name": names[1:] if suffix == "-Eva" else names}).to_csv(folder / "File_List" / f"TSB-AD-M{suffix}.csv", index=False)
+
+
+def test_tsb_ad_download_lays_out_what_the_tsbad_loader_reads(mirror, tmp_path):
+    from data.timeseries.tsbad import TsbAd
+
+    url, served, _ = mirror
+    write_tsb_ad(served / "tsb-ad-m")
+    root = tmp_path / "TSB-AD-M"
+    dl.download("tsb-ad-m", root, mirror=url, accept_checksum=True)
+    assert sorted(p.name for p in root.glob("*.csv")) == ["001_Genesis_id_1_Sensor_tr_40_1st_50.csv", "002_MSL_id_1_Sensor_tr_30_1st_45.csv"]
+    (entity,) = TsbAd(root=str(root), files="File_List/TSB-AD-M-Eva.csv").read()
+    assert entity.name == "002_MSL_id_1_Sensor_tr_30_1st_45" and entity.train.shape == (30, 3) and entity.test.shape == (60, 3)
+
+
+def test_unreachable_host_says_where_the_archive_lives_and_what_to_do(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DataError, match=r"Could not download http://127\.0\.0\.1:\d+/tsb-ad-u/TSB-AD-U\.zip.*www\.thedatum\.org.*unzip its csv files into .*TSB-AD-U"):
+        dl.download("tsb-ad-u", tmp_path / "TSB-AD-U", mirror=f"http://127.0.0.1:{port}")

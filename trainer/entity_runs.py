@@ -17,7 +17,7 @@ from data.timeseries.pipeline import TimeSeriesData
 from metric.timeseries import aggregate, compute_metrics
 from trainer.base import BEST
 from trainer.runner import run_one
-from trainer.ts_evaluator import render_markdown
+from trainer.ts_evaluator import CONCATENATION, render_markdown, vus_windows
 from util import distributed as dist
 from util.errors import CheckpointError
 from util.logging import get_logger, setup_logger
@@ -49,7 +49,8 @@ def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, devi
         run_one(cfg, TimeSeriesData([entity], data.source), sub_dir, mode, device, name, sub_dir / BEST if mode == "test" else None)
     if dist.is_main():
         setup_logger(run_dir)  # -m test pointed the log at the last sub-run
-    results = aggregate_entities(run_dir, [e.name for e in data.entities], data.describe())
+    window = vus_windows(cfg["evaluation"].get("vus_window", 100), {e.name: e.test for e in data.entities})[CONCATENATION]
+    results = aggregate_entities(run_dir, [e.name for e in data.entities], data.describe(), window)
     if dist.is_main():
         write_results_json(run_dir / "results.json", results)
         (run_dir / "results.md").write_text(render_markdown(results) + SEPARATE_NOTE)
@@ -63,8 +64,8 @@ SEPARATE_NOTE = (
 )
 
 
-def aggregate_entities(run_dir: Path, names: list[str], description: str) -> dict:
-    """Aggregate the sub-runs' results (see module docstring)."""
+def aggregate_entities(run_dir: Path, names: list[str], description: str, window: int) -> dict:
+    """Aggregate the sub-runs' results (see module docstring); ``window`` is the concatenation's VUS buffer."""
     subs = {n: json.loads((entity_dir(run_dir, n) / "results.json").read_text()) for n in names}
     scores, labels, thresholds = [], [], []
     for n in names:
@@ -74,11 +75,12 @@ def aggregate_entities(run_dir: Path, names: list[str], description: str) -> dic
         thresholds.append(np.broadcast_to(np.asarray(subs[n]["threshold"], dtype=np.float64), scores[-1].shape))
     first = subs[names[0]]
     per_entity = {n: subs[n]["metrics"] for n in names}
-    concatenation = compute_metrics(np.concatenate(labels), np.concatenate(scores), threshold=np.concatenate(thresholds), window=first["vus_window"])
+    concatenation = compute_metrics(np.concatenate(labels), np.concatenate(scores), threshold=np.concatenate(thresholds), window=window)
     results = {
         key: first[key] for key in ("detector", "protocol", "threshold_rule", "point_adjustment", "vus_window", "versions", "config", "config_hash", "seed") if key in first
     }
     results |= {
+        "vus_windows": {n: subs[n].get("vus_windows", {}).get(n, window) for n in names} | {CONCATENATION: window},
         "entity_mode": "separate",
         "metrics": concatenation,
         "threshold": {n: subs[n]["threshold"] for n in names},

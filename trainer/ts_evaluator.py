@@ -21,6 +21,7 @@ from tqdm import tqdm
 from data.timeseries.pipeline import TimeSeriesData
 from data.timeseries.windows import fold_window_scores, identity_collate
 from metric.timeseries import aggregate, compute_metrics
+from metric.timeseries.period import dominant_period
 from model.detectors.base import Detector
 from util import distributed as dist
 from util.device import move_batch
@@ -33,6 +34,19 @@ from util.results import write_results_json
 PROTOCOLS = ("honest", "legacy")
 BASELINES = ("random", "zscore")
 ENTITY_SCALINGS = (None, "val")
+CONCATENATION = "concatenation"
+
+
+def vus_windows(vus_window: int | str, test_series: dict[str, np.ndarray]) -> dict[str, int]:
+    """Range-AUC/VUS buffer per entity name (``(time, features)`` test series), and of their concatenation.
+
+    ``vus_window`` is a buffer for all, or ``"period"``: each series' dominant period (TSB-AD's
+    ``find_length_rank`` on the first feature, ``metric.timeseries.period``).
+    """
+    if vus_window != "period":
+        return dict.fromkeys([*test_series, CONCATENATION], int(vus_window))
+    windows = {name: dominant_period(series) for name, series in test_series.items()}
+    return windows | {CONCATENATION: dominant_period(np.concatenate(list(test_series.values())))}
 
 
 @torch.inference_mode()
@@ -74,7 +88,8 @@ class TimeSeriesEvaluator:
         protocol: ``honest`` (default) or ``legacy`` (anomaly-ratio threshold over train+test
             scores, the published protocol; PA-F1 becomes the headline).
         legacy_anomaly_ratio: percent of points flagged under the legacy protocol.
-        vus_window: buffer of Range-AUC and VUS.
+        vus_window: buffer of Range-AUC and VUS: a number of steps, or ``"period"`` for each
+            series' dominant period, as TSB-AD sets it (``vus_windows``).
         entity_scaling: None (default: raw scores) or ``"val"``: each entity's scores minus the
             median of its validation scores, divided by their interquartile range, before
             thresholds and metrics, so that one model's scores on many channels share one scale
@@ -89,7 +104,7 @@ class TimeSeriesEvaluator:
         threshold: dict | None = None,
         protocol: str = "honest",
         legacy_anomaly_ratio: float = 1.0,
-        vus_window: int = 100,
+        vus_window: int | str = 100,
         entity_scaling: str | None = None,
         baselines: bool = True,
         plots: bool = True,
@@ -99,6 +114,8 @@ class TimeSeriesEvaluator:
             raise ConfigError(f"evaluation.protocol='{protocol}' is unknown; use one of {', '.join(PROTOCOLS)}.")
         if entity_scaling not in ENTITY_SCALINGS:
             raise ConfigError(f"evaluation.entity_scaling='{entity_scaling}' is unknown; use val (scale each entity's scores by its validation scores) or None.")
+        if vus_window != "period" and (isinstance(vus_window, bool) or not isinstance(vus_window, int) or vus_window < 0):
+            raise ConfigError(f"evaluation.vus_window={vus_window!r}: give a buffer in steps (an integer >= 0) or 'period' (TSB-AD's per-series period).")
         self.threshold_cfg = dict(type="anomaly_ratio", ratio=legacy_anomaly_ratio) if protocol == "legacy" else (threshold or dict(type="percentile", q=99.0))
         self.rule = THRESHOLDS.build(self.threshold_cfg)
         self.protocol, self.vus_window, self.entity_scaling = protocol, vus_window, entity_scaling
@@ -109,21 +126,23 @@ class TimeSeriesEvaluator:
         """Score, threshold and measure; write the reports into ``run_dir``; return results."""
         run_dir = Path(run_dir)
         model_scores, scaling = self._scale(self._score_all(detector, data, device, progress=True), data)
+        windows = vus_windows(self.vus_window, {e.name: e.test for e in data.entities})
         results = {
             "detector": info.get("detector", type(detector).__name__) if info else type(detector).__name__,
-            **self._measure(model_scores, data),
+            **self._measure(model_scores, data, windows),
             "protocol": self.protocol,
             "entity_scaling": self.entity_scaling,
             "score_scaling": scaling,
             "threshold_rule": self._rule_description(),
             "point_adjustment": "pa_* keys only (legacy); every other metric is computed without point adjustment",
             "vus_window": self.vus_window,
+            "vus_windows": windows,
             "dataset": {"description": data.describe(), "fingerprint": data.fingerprint(), "entities": [e.name for e in data.entities]},
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
             **(info or {}),
         }
         if self.baselines:
-            measured = {name: self._measure(self._scale(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)[0], data) for name in BASELINES}
+            measured = {name: self._measure(self._scale(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)[0], data, windows) for name in BASELINES}
             results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
             results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
@@ -165,7 +184,7 @@ class TimeSeriesEvaluator:
             baseline.fit_offline(data.train_series())
         return baseline
 
-    def _measure(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData) -> dict:
+    def _measure(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData, windows: dict[str, int]) -> dict:
         test = np.concatenate([s["test"] for s in scores])
         labels = np.concatenate([e.test_labels for e in data.entities])
         threshold = self.rule(
@@ -178,8 +197,8 @@ class TimeSeriesEvaluator:
         per_entity = {}
         for i, (entity, s) in enumerate(zip(data.entities, scores)):
             entity_threshold = threshold[bounds[i] : bounds[i + 1]] if np.ndim(threshold) else threshold
-            per_entity[entity.name] = compute_metrics(entity.test_labels, s["test"], threshold=entity_threshold, window=self.vus_window)
-        overall = per_entity[data.entities[0].name] if len(scores) == 1 else compute_metrics(labels, test, threshold=threshold, window=self.vus_window)
+            per_entity[entity.name] = compute_metrics(entity.test_labels, s["test"], threshold=entity_threshold, window=windows[entity.name])
+        overall = per_entity[data.entities[0].name] if len(scores) == 1 else compute_metrics(labels, test, threshold=threshold, window=windows[CONCATENATION])
         return {
             "metrics": overall,
             "threshold": threshold.tolist() if np.ndim(threshold) else float(threshold),
@@ -228,6 +247,14 @@ def _table(rows: dict[str, dict], columns: tuple) -> list[str]:
     return lines
 
 
+def _buffer_text(results: dict) -> str:
+    if results["vus_window"] != "period":
+        return str(results["vus_window"])
+    windows = results.get("vus_windows", {})
+    shown = ", ".join(f"{name} {w}" for name, w in list(windows.items())[:8])
+    return f"each series' dominant period (TSB-AD's find_length_rank): {shown}{' ...' if len(windows) > 8 else ''}"
+
+
 def render_markdown(results: dict) -> str:
     """The results as a markdown report (values in %)."""
     rule = results["threshold_rule"]
@@ -247,7 +274,7 @@ def render_markdown(results: dict) -> str:
         f"- Protocol: {results['protocol']}; threshold rule: {rule_text}" + (f" ({'; '.join(flags)})" if flags else " (validation scores only: no test data)"),
         "- Point adjustment: NOT applied, except in the separate legacy block.",
         *(["- Scores: each entity's minus the median of its validation scores, over their IQR (evaluation.entity_scaling=val)."] if results.get("entity_scaling") == "val" else []),
-        f"- Range-AUC/VUS buffer: {results['vus_window']}. Values in %; n/a = undefined (e.g. no anomaly in the test labels).",
+        f"- Range-AUC/VUS buffer: {_buffer_text(results)}. Values in %; n/a = undefined (e.g. no anomaly in the test labels).",
         "",
         "## Threshold-free (continuous scores)",
         *_table(rows, HONEST_COLUMNS),

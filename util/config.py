@@ -24,6 +24,8 @@ import json
 import pprint
 import pkgutil
 import runpy
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +182,7 @@ def apply_override(cfg: dict, item: str) -> None:
         return
     if not isinstance(node, dict):
         raise ConfigError(f"Override '{dotted}': '{'.'.join(keys[:-1])}' is not a dict, it cannot take key '{last}'.")
-    if last in node:
+    if last in node and not _declared_type_accepts(node, keys[-2] if len(keys) > 1 else "", last, value):
         _check_type(dotted, node[last], value)
     elif "type" not in node or len(keys) == 1:
         _unknown_key(dotted, last, node)
@@ -229,6 +231,20 @@ def _check_type(dotted: str, old: Any, new: Any) -> None:
             f"Config key '{dotted}' expects a {type(old).__name__} (current value {old!r}), got {new!r}."
             + (" Quote strings that look like numbers, e.g. key=\"'1'\"." if isinstance(old, str) else "")
         )
+
+
+def _declared_type_accepts(node: dict, key: str, name: str, value: Any) -> bool:
+    """True when the component ``node`` (under config key ``key``) declares argument ``name`` with a
+    type hint that ``value`` satisfies, e.g. ``vus_window: int | str`` takes ``period`` for ``100``."""
+    cls = _registry_class(key, node.get("type")) if isinstance(node.get("type"), str) else None
+    if cls is None or value is None:
+        return False
+    try:
+        hint = typing.get_type_hints(cls.__init__).get(name)
+    except Exception:  # an annotation that cannot be evaluated declares nothing usable here
+        return False
+    allowed = tuple(t for t in (typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)) if isinstance(t, type))
+    return bool(allowed) and isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
 
 
 def _registry_class(key: str, type_name: str) -> Any | None:

@@ -75,6 +75,32 @@ def predictions(scores: np.ndarray, pred: np.ndarray | None, threshold: float | 
     return scores >= threshold
 
 
+THRESHOLD_FREE_KEYS = METRIC_KEYS[:6]
+
+
+def threshold_free_metrics(labels: np.ndarray, scores: np.ndarray, window: int = 100, n_thresholds: int = N_THRESHOLDS) -> dict[str, float]:
+    """The six threshold-free metrics of ``compute_metrics`` (``THRESHOLD_FREE_KEYS``), from continuous scores only.
+
+    Args:
+        labels: ``(time,)`` ground truth, 1 (or True) = anomalous.
+        scores: ``(time,)`` finite anomaly scores, higher = more anomalous.
+        window: buffer of Range-AUC and largest buffer of VUS.
+        n_thresholds: score thresholds of each Range-AUC curve.
+    """
+    scores = _scores(scores)
+    labels = _binary(labels, "labels", len(scores))
+    if int(window) != window or window < 0:
+        raise DataError(f"window must be a non-negative integer, got {window!r}.")
+    if int(n_thresholds) != n_thresholds or n_thresholds < 1:
+        raise DataError(f"n_thresholds must be a positive integer, got {n_thresholds!r}.")
+    constant = labels.all() or not labels.any()
+    return {
+        "auc_roc": float("nan") if constant else float(roc_auc_score(labels, scores)),
+        "auc_pr": float("nan") if constant else float(average_precision_score(labels, scores)),
+        **range_auc_and_vus(labels, scores, int(window), int(n_thresholds)),
+    }
+
+
 def compute_metrics(
     labels: np.ndarray,
     scores: np.ndarray,
@@ -98,16 +124,7 @@ def compute_metrics(
     scores = _scores(scores)
     labels = _binary(labels, "labels", len(scores))
     predicted = predictions(scores, pred, threshold)
-    if int(window) != window or window < 0:
-        raise DataError(f"window must be a non-negative integer, got {window!r}.")
-    if int(n_thresholds) != n_thresholds or n_thresholds < 1:
-        raise DataError(f"n_thresholds must be a positive integer, got {n_thresholds!r}.")
-    constant = labels.all() or not labels.any()
-    out = {
-        "auc_roc": float("nan") if constant else float(roc_auc_score(labels, scores)),
-        "auc_pr": float("nan") if constant else float(average_precision_score(labels, scores)),
-        **range_auc_and_vus(labels, scores, int(window), int(n_thresholds)),
-    }
+    out = threshold_free_metrics(labels, scores, window, n_thresholds)
     out["precision"], out["recall"], out["f1"] = precision_recall_f1(labels, predicted)
     out["pa_precision"], out["pa_recall"], out["pa_f1"] = precision_recall_f1(labels, adjust_predictions(labels, predicted))
     out["pak_auc"] = pak_auc(labels, predicted)

@@ -1,0 +1,144 @@
+"""Python API for notebooks and other harnesses (PyOD / TSB-AD style)::
+
+    from trainer.api import AnomalyDetector
+
+    detector = AnomalyDetector("kambaad", {"trainer.epochs": 2})  # configs/kambaad/kambaad_csv.py
+    detector.fit(train)                          # (time, features) or (time,) array
+    scores = detector.decision_function(series)  # (time,): one anomaly score per step
+
+A detector is named by a config file or by a name: ``"kambaad"`` means its config for unknown
+data (``configs/**/kambaad_csv.py``), any other config stem (``"kambaad_smap"``) that file.
+Overrides are ``key=value`` strings or a mapping ``{"trainer.epochs": 2}``, as on the
+command line. Everything runs through the code of ``run.py``: the data section's shared
+settings (window, strides, batch size, scaler, NaN policy, validation fraction) prepare the
+arrays in ``data.timeseries.pipeline``, the detector is built and seeded as ``run.py`` builds
+it, trained by the registered trainer (early stopping on the tail of the training array,
+best checkpoint restored), and a series is scored window by window and folded back to steps
+exactly as the evaluator scores a test set. Same config, seed and arrays: the same scores.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.pipeline import TimeSeriesData
+from trainer.base import BEST, restore_weights
+from trainer.runner import build_detector
+from trainer.ts_evaluator import score_series
+from util.checkpoint import load_checkpoint
+from util.config import load
+from util.device import select_device
+from util.errors import ConfigError, DataError
+from util.registry import TRAINERS, accepted_params
+from util.seed import seed_everything
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DEFAULT_SUFFIX = "_csv"
+
+
+def config_path(config: str | Path) -> Path:
+    """The config file behind a path, a detector name (``kambaad`` -> ``kambaad_csv.py``) or a config stem."""
+    if Path(config).is_file():
+        return Path(config)
+    for stem in (f"{config}{DEFAULT_SUFFIX}", str(config)):
+        found = sorted(CONFIGS.glob(f"**/{stem}.py"))
+        if found:
+            return found[0]
+    names = sorted(p.stem[: -len(DEFAULT_SUFFIX)] for p in CONFIGS.glob(f"**/*{DEFAULT_SUFFIX}.py"))
+    raise ConfigError(f"No config '{config}': give a config file, a config name under {CONFIGS}, or one of the detectors {', '.join(names)}.")
+
+
+def as_overrides(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """``key=value`` strings from strings or a ``{dotted key: value}`` mapping."""
+    if isinstance(overrides, Mapping):
+        return [f"{key}={value!r}" for key, value in overrides.items()]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
+
+
+def as_series(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as a ``(time, features)`` array (a 1-D array is one feature)."""
+    array = np.asarray(values)
+    array = array[:, None] if array.ndim == 1 else array
+    if array.ndim != 2:
+        raise DataError(f"{what} has shape {array.shape}; give a (time, features) or (time,) array.")
+    return array
+
+
+class ArraySource(TimeSeriesSource):
+    """In-memory arrays as one entity for the pipeline (not registered: configs hold no arrays).
+
+    ``test`` is what will be scored; ``fit`` passes the training array itself, which the
+    trainer never reads (it trains on ``train`` minus its validation tail).
+    """
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, **common) -> None:
+        super().__init__(**common)
+        self.train, self.test = train, test
+
+    def read(self) -> list[Entity]:
+        return [Entity("series", self.train, self.test, np.zeros(len(self.test), np.int64))]
+
+    def describe(self) -> str:
+        return f"arrays (train {self.train.shape}, scored {self.test.shape})"
+
+
+class AnomalyDetector:
+    """A registered time-series detector with ``fit`` / ``decision_function`` (see module docstring).
+
+    Args:
+        config: config file, detector name or config stem.
+        overrides: ``key=value`` strings or a ``{dotted key: value}`` mapping.
+        work_dir: folder for the training run's checkpoints and logs (None: a temporary folder,
+            removed after ``fit``).
+    """
+
+    def __init__(self, config: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (), work_dir: str | Path | None = None) -> None:
+        self.config = config_path(config)
+        self.cfg = load(self.config, as_overrides(overrides))
+        self.work_dir = Path(work_dir) if work_dir is not None else None
+        self.device = select_device(self.cfg["device"])
+        self.detector_: torch.nn.Module | None = None
+        self._train: np.ndarray | None = None
+
+    def _data(self, train: np.ndarray, scored: np.ndarray) -> TimeSeriesData:
+        shared, _ = accepted_params(TimeSeriesSource)
+        common = {k: v for k, v in self.cfg["data"].items() if k in shared}
+        return ArraySource(train, scored, **common).prepare()
+
+    def fit(self, X: np.ndarray, y: None = None) -> "AnomalyDetector":
+        """Train on ``X`` ``(time, features)``, assumed normal; ``y`` is ignored (API convention)."""
+        if self.cfg["num_threads"]:
+            torch.set_num_threads(int(self.cfg["num_threads"]))
+        train = as_series(X, "fit(X)")
+        seed_everything(self.cfg["seed"])
+        data = self._data(train, train)
+        detector, _, _ = build_detector(self.cfg, data, self.device)
+        run_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="ssmad-fit-"))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            trainer = TRAINERS.build(self.cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=self.device, seed=self.cfg["seed"], model_cfg=self.cfg["model"])
+            trainer.fit()
+            restore_weights(detector, load_checkpoint(run_dir / BEST, map_location=self.device), self.cfg["model"], run_dir / BEST)
+        finally:
+            if self.work_dir is None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        self.detector_, self._train = detector, train
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """``(time,)`` anomaly scores of ``X`` ``(time, features)``, scaled with the training statistics."""
+        if self.detector_ is None:
+            raise ConfigError("Call fit(train) before decision_function(X).")
+        series = as_series(X, "decision_function(X)")
+        if series.shape[1] != self._train.shape[1]:
+            raise DataError(f"decision_function(X): X has {series.shape[1]} features, the detector was fit on {self._train.shape[1]}.")
+        data = self._data(self._train, series)
+        return score_series(self.detector_, data, data.entities[0].test, self.device)
