@@ -73,12 +73,15 @@ def test_shards_split_the_list_and_merge_builds_the_same_tables(files, tmp_path)
 
 
 def test_a_failing_pair_is_recorded_and_the_others_still_run(files, tmp_path, capsys):
+    write_tsbad(files, "005_Toy_id_5_Sensor_tr_900_1st_10.csv", series(300, 2, 20, 5), np.r_[np.zeros(10, int), np.ones(5, int), np.zeros(285, int)])
     out = tmp_path / "out"
     assert bench.main(["--root", str(files), "--configs", "zscore", "pca", "--set", "data.window=20", "pca:data.window=500", "--out", str(out)]) == 1
     failed = json.loads((out / "results" / "pca" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
     assert "window" in failed["error"] and "metrics" not in failed
+    unreadable = json.loads((out / "results" / "zscore" / "005_Toy_id_5_Sensor_tr_900_1st_10.json").read_text())
+    assert "tr_900 must lie between 1 and the series length" in unreadable["error"]
     board = pd.read_csv(out / "leaderboard.csv").set_index("method")
-    assert board.loc["pca", "failed"] == 4 and board.loc["zscore", "finished"] == 4
+    assert board.loc["pca", "failed"] == 5 and board.loc["zscore", "finished"] == 4 and board.loc["zscore", "failed"] == 1
     assert "FAILED 001_Toy" in capsys.readouterr().out
 
 
@@ -94,11 +97,23 @@ def test_tsb_ad_reference_runs_next_to_ours_with_its_tuned_hyper_parameters(file
     pytest.importorskip("TSB_AD.models.PCA", reason="tsb-ad's models (and what they import) not installed")
     out = tmp_path / "out"
     assert bench.main(["--root", str(files), "--files", "001_*.csv", "--configs", "zscore", "--set", "data.window=20",
-                       "--reference", "PCA", "IForest", "--out", str(out)]) == 0
+                       "--reference", "PCA", "IForest", "CNN", "--out", str(out)]) == 0  # CNN: a deep one, on NumPy 2 too
     table = pd.read_csv(out / "mergedTable_VUS-PR.csv")
-    assert list(table.columns[:4]) == ["file", "zscore", "TSB-AD:PCA", "TSB-AD:IForest"]
+    assert list(table.columns[:5]) == ["file", "zscore", "TSB-AD:PCA", "TSB-AD:IForest", "TSB-AD:CNN"]
     result = json.loads((out / "results" / "TSB-AD_PCA" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
     assert result["hp"] == {"n_components": 0.25} and result["hp_table"] == "Optimal_Multi_algo_HP_dict"
     assert 0 <= result["metrics"]["vus_pr"] <= 1 and len(np.load(out / "scores" / "TSB-AD_PCA" / "001_Toy_id_1_Sensor_tr_120_1st_205.npy")) == 300
     with pytest.raises(Exception, match="not a TSB-AD model"):
         bench.reference_method("NoSuchModel")
+
+
+def test_unconditional_cuda_calls_stay_on_the_cpu_only_inside_the_reference_block():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("with CUDA the block changes nothing")
+    tensor = torch.ones(2)
+    with bench.cuda_calls_on_cpu():
+        assert tensor.cuda() is tensor
+    with pytest.raises((RuntimeError, AssertionError)):
+        tensor.cuda()

@@ -17,7 +17,7 @@ for every method, ours and TSB-AD's alike.
 Methods. ``--configs``: our detectors, each a config file or a name of the Python API
 (``kambaad`` = ``configs/kambaad/kambaad_csv.py``), fit and scored through ``trainer.api`` with
 ``--set`` overrides (``NAME:key=value`` applies to one of them). ``--reference``: TSB-AD's own
-implementations (the ``tsb-ad`` package), run by its ``model_wrapper`` with its tuned
+implementations (the ``tsb-ad`` package), run by its ``model_wrapper.run_<name>`` with its tuned
 hyper-parameters (``Optimal_Multi_algo_HP_dict``; for univariate files
 ``Optimal_Uni_algo_HP_dict`` where it has the method), seeded with 2024 as its runner is.
 
@@ -51,6 +51,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from data.timeseries.base import Entity  # noqa: E402
+from data.timeseries.tsbad import TsbAd, resolve_files  # noqa: E402
+from metric.timeseries import threshold_free_metrics  # noqa: E402
+from metric.timeseries.period import dominant_period  # noqa: E402
+from metric.timeseries.segments import segments  # noqa: E402
+from trainer.api import DEFAULT_SUFFIX, AnomalyDetector, config_path  # noqa: E402
+from util.errors import ConfigError, DataError, UserError  # noqa: E402
+
 TABLE_METRICS = {"VUS-PR": "vus_pr", "AUC-PR": "auc_pr", "AUC-ROC": "auc_roc"}
 REFERENCE_PREFIX = "TSB-AD:"
 REFERENCE_SEED = 2024  # TSB-AD's runners seed torch, numpy and random with it
@@ -73,8 +81,6 @@ class Method:
 
 def our_method(config: str) -> Method:
     """The method of one ``--configs`` entry (label: the config stem without ``_csv``)."""
-    from trainer.api import DEFAULT_SUFFIX, config_path
-
     path = config_path(config)
     stem = path.stem[: -len(DEFAULT_SUFFIX)] if path.stem.endswith(DEFAULT_SUFFIX) else path.stem
     return Method(stem, "ours", str(path))
@@ -82,30 +88,55 @@ def our_method(config: str) -> Method:
 
 def reference_method(name: str) -> Method:
     """The method of one ``--reference`` name; unknown names list TSB-AD's."""
-    from util.errors import ConfigError
-
     wrapper = tsb_ad_wrapper()
-    known = [*wrapper.Semisupervise_AD_Pool, *wrapper.Unsupervise_AD_Pool]
+    known = [n for n in (*wrapper.Semisupervise_AD_Pool, *wrapper.Unsupervise_AD_Pool) if hasattr(wrapper, f"run_{n}")]
     if name not in known:
         raise ConfigError(f"--reference {name}: not a TSB-AD model; choose from {', '.join(known)}.")
     return Method(REFERENCE_PREFIX + name, "tsb-ad", name)
 
 
-def tsb_ad_wrapper():  # noqa: ANN201
-    """TSB-AD's ``model_wrapper`` module, or a ``ConfigError`` saying how to install it."""
-    from util.errors import ConfigError
+# NumPy 1 names that tsb-ad 1.5's deep models still use (np.Inf in its early stopping); NumPy 2 removed them.
+NUMPY_1_NAMES = {"Inf": np.inf, "NaN": np.nan}
 
+
+def tsb_ad_wrapper():  # noqa: ANN201
+    """TSB-AD's ``model_wrapper`` module, or a ``ConfigError`` saying how to install it.
+
+    Puts back the NumPy 1 aliases its models read (same values), so they run on NumPy 2.
+    """
     try:
         from TSB_AD import model_wrapper
     except ImportError as error:
         raise ConfigError(f"--reference needs the tsb-ad package and what its models import ({error}): pip install --no-deps -r requirements-test.txt") from None
+    for name, value in NUMPY_1_NAMES.items():
+        if not hasattr(np, name):
+            setattr(np, name, value)
     return model_wrapper
+
+
+@contextlib.contextmanager
+def cuda_calls_on_cpu():  # noqa: ANN201
+    """Without CUDA, ``Tensor.cuda()`` returns the tensor itself while the block runs.
+
+    tsb-ad 1.5's AnomalyTransformer moves two tensors with an unconditional ``.cuda()`` (its
+    model and data follow ``torch.cuda.is_available()``), so on a CPU-only machine it cannot run
+    otherwise. With CUDA present nothing changes.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        yield
+        return
+    original = torch.Tensor.cuda
+    torch.Tensor.cuda = lambda tensor, *args, **kwargs: tensor
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda = original
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
     """``"K/N"`` -> (K, N) with 1 <= K <= N; None -> (1, 1)."""
-    from util.errors import ConfigError
-
     if text is None:
         return 1, 1
     match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
@@ -122,8 +153,6 @@ def shard_files(files: list[Path], shard: tuple[int, int]) -> list[Path]:
 
 def split_overrides(overrides: list[str], labels: list[str]) -> dict[str, list[str]]:
     """Per label, the ``--set`` items for it: plain ``key=value`` for all, ``label:key=value`` for one."""
-    from util.errors import ConfigError
-
     out: dict[str, list[str]] = {label: [] for label in labels}
     for item in overrides:
         head, sep, rest = item.partition(":")
@@ -139,8 +168,6 @@ def split_overrides(overrides: list[str], labels: list[str]) -> dict[str, list[s
 
 def score_ours(method: Method, overrides: list[str], values: np.ndarray, train_length: int) -> tuple[np.ndarray, dict]:
     """Our detector fit on rows ``[:train_length]`` and scored on the whole series."""
-    from trainer.api import AnomalyDetector
-
     detector = AnomalyDetector(method.name, overrides).fit(values[:train_length])
     return detector.decision_function(values), {"config": method.name, "overrides": overrides}
 
@@ -164,20 +191,15 @@ def score_reference(method: Method, values: np.ndarray, train_length: int, log: 
     np.random.seed(REFERENCE_SEED)
     torch.manual_seed(REFERENCE_SEED)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        if method.name in wrapper.Semisupervise_AD_Pool:
-            output = wrapper.run_Semisupervise_AD(method.name, values[:train_length], values, **hp)
-        else:
-            output = wrapper.run_Unsupervise_AD(method.name, values, **hp)
-    if not isinstance(output, np.ndarray):  # TSB-AD's wrapper returns its error message as a string
-        raise RuntimeError(f"TSB-AD's {method.name} failed: {output} (details in {log})")
+    # its run_<name> functions directly: its dispatchers turn every exception into "not defined"
+    run = getattr(wrapper, f"run_{method.name}")
+    with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), cuda_calls_on_cpu():
+        output = run(values[:train_length], values, **hp) if method.name in wrapper.Semisupervise_AD_Pool else run(values, **hp)
     return np.asarray(output, dtype=np.float64).ravel(), {"hp": hp, "hp_table": table}
 
 
 def file_statistics(labels: np.ndarray) -> dict:
     """TSB-AD's per-file columns that follow the methods in its merged tables."""
-    from metric.timeseries.segments import segments
-
     starts, stops = segments(labels.astype(bool))
     lengths = stops - starts
     return {
@@ -197,16 +219,17 @@ def write_json(path: Path, payload: dict) -> None:
     tmp.replace(path)
 
 
-def run_pair(method: Method, overrides: list[str], path: Path, out: Path) -> dict:
-    """Fit, score and measure one method on one file; returns (and writes) its result."""
-    from data.timeseries.tsbad import TsbAd
-    from metric.timeseries import threshold_free_metrics
-    from metric.timeseries.period import dominant_period
+def read_series(path: Path) -> Entity:
+    """The file as the ``tsbad`` loader reads it: an entity whose ``test`` is the whole series, ``train`` rows ``[:N]``."""
+    (entity,) = TsbAd(root=str(path.parent), files=[path.name]).read()
+    return entity
 
-    (entity,) = TsbAd(root=str(path.parent), files=[path.name]).read()  # whole series scored, rows [:N] train
+
+def run_pair(method: Method, overrides: list[str], entity: Entity, out: Path) -> dict:
+    """Fit, score and measure one method on one file's ``entity``; returns (and writes) its result."""
     values, labels, train_length = entity.test, entity.test_labels, len(entity.train)
     window = dominant_period(values)
-    result = {"file": path.name, "method": method.label, "kind": method.kind, "window": window, **file_statistics(labels)}
+    result = {"file": f"{entity.name}.csv", "method": method.label, "kind": method.kind, "window": window, **file_statistics(labels)}
     start = time.time()
     try:
         if method.kind == "ours":
@@ -217,10 +240,10 @@ def run_pair(method: Method, overrides: list[str], path: Path, out: Path) -> dic
             raise ValueError(f"{method.label} returned {len(scores)} scores for {len(labels)} steps")
         result |= facts | {"metrics": threshold_free_metrics(labels, scores, window), "seconds": time.time() - start}
         (out / "scores" / method.key).mkdir(parents=True, exist_ok=True)
-        np.save(out / "scores" / method.key / f"{path.stem}.npy", scores.astype(np.float32))
+        np.save(out / "scores" / method.key / f"{entity.name}.npy", scores.astype(np.float32))
     except Exception as error:  # one failing pair is recorded and the others still run
         result |= {"error": f"{type(error).__name__}: {error}", "seconds": time.time() - start}
-    write_json(out / "results" / method.key / f"{path.stem}.json", result)
+    write_json(out / "results" / method.key / f"{entity.name}.json", result)
     return result
 
 
@@ -238,11 +261,18 @@ def run_files(files: list[Path], methods: list[Method], overrides: dict[str, lis
     failures = []
     bar = tqdm(files, desc="files", unit="file", dynamic_ncols=True)
     for path in bar:
-        for method in methods:
-            if (out / "results" / method.key / f"{path.stem}.json").is_file():
-                continue
+        todo = [m for m in methods if not (out / "results" / m.key / f"{path.stem}.json").is_file()]
+        try:
+            entity = read_series(path) if todo else None
+        except DataError as error:  # a bad file fails every method on it, not the run
+            entity, unreadable = None, str(error)
+        for method in todo:
             bar.set_postfix_str(f"{path.stem[:40]} {method.label}")
-            result = run_pair(method, overrides.get(method.label, []), path, out)
+            if entity is None:
+                result = {"file": path.name, "method": method.label, "kind": method.kind, "error": f"DataError: {unreadable}", "seconds": 0.0}
+                write_json(out / "results" / method.key / f"{path.stem}.json", result)
+            else:
+                result = run_pair(method, overrides.get(method.label, []), entity, out)
             if "error" in result:
                 failures.append(f"{path.name} {method.label}: {result['error']}")
                 tqdm.write(f"FAILED {path.name} {method.label}: {result['error']}")
@@ -340,9 +370,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run (a shard of) the benchmark, then write the tables; exit 1 when a pair failed, 2 on bad arguments."""
-    from data.timeseries.tsbad import resolve_files
-    from util.errors import ConfigError, UserError
-
     args = parse_args(argv)
     out = Path(args.out)
     try:
