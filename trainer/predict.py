@@ -50,15 +50,16 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     detector = DETECTORS.build(cfg["model"], n_features=n_features, window=window).to(device)
     restore_weights(detector, load_checkpoint(ckpt, map_location=device), cfg["model"], ckpt)
     detector.eval()
+    detector.score_features = calibration.get("scored_features")  # as the run was evaluated
 
-    shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float32) for k in ("shift", "scale"))
+    shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float64) for k in ("shift", "scale"))
     cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path, shift)
     pending: list[np.ndarray] = []  # timestamps of rows read but not yet written
 
     def scaled_values() -> Iterator[np.ndarray]:
         for stamps, values in read_chunks(path, int(options["chunk_size"]), n_features, options.get("timestamp_column")):
             pending.append(stamps)
-            yield (cleaner(values) - shift) / scale
+            yield ((cleaner(values) - shift) / scale).astype(np.float32)
 
     out_dir = Path(options["output"]) if options.get("output") else run_dir / "predict" / path.stem
     score_scaling = calibration.get("score_scaling", {}).get(entity, {"center": 0.0, "spread": 1.0})

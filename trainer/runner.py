@@ -138,6 +138,8 @@ def run(config_path: str, mode: str, overrides: list[str]) -> dict | None:
     cfg = load(config_path, expand_aliases(overrides))
     name = config_name(config_path)
     entity_mode = _check_entity_mode(cfg)
+    if entity_mode == "separate" and cfg["data"].get("scaler_scope", "auto") == "auto":
+        cfg["data"]["scaler_scope"] = "entity"  # one model per entity: one scaler per entity
     device = dist.init_from_env(select_device(cfg["device"]))
     if cfg["num_threads"]:
         torch.set_num_threads(int(cfg["num_threads"]))
@@ -221,5 +223,6 @@ def write_calibration(run_dir: Path, data, results: dict) -> None:  # noqa: ANN0
         "n_features": data.n_features,
         "scalers": {e.name: {"shift": e.shift.tolist(), "scale": e.scale.tolist()} for e in data.entities},
         "score_scaling": results.get("score_scaling", {}),  # per entity (evaluation.entity_scaling=val); empty: raw scores
+        "scored_features": results.get("scored_features"),  # feature indices the score reads (None: all)
     }
     (run_dir / CALIBRATION).write_text(json.dumps(calibration, indent=1))

@@ -39,6 +39,9 @@ evaluation = dict(
     legacy_anomaly_ratio=1.0,  # percent of points flagged under the legacy protocol
     vus_window=100,  # buffer of Range-AUC / VUS (TSB-AD's slidingWindow default)
     entity_scaling=None,  # "val": each entity's scores scaled by its validation scores (median, IQR)
+    # "labelled": score from the features the dataset's labels describe (data.label_features; SMAP/MSL:
+    # the telemetry, column 0), with the all-feature score reported next to it; "all": every feature.
+    score_features="labelled",
     baselines=True,  # also score random and z-score baselines on the same test set
     plots=True,
 )
