@@ -152,7 +152,7 @@ class TimeSeriesEvaluator:
             detector.score_features = features
             results["all_features"] = {"metrics": every["metrics"], "mean_over_entities": every["mean_over_entities"]}
         if self.baselines:
-            measured = {name: self._measure(self._scale(self._score_all(self._fit_baseline(name, data, features), data, torch.device("cpu")), data)[0], data) for name in BASELINES}
+            measured = {name: self._measure(self._scale(self._score_baseline(name, data, features), data)[0], data) for name in BASELINES}
             results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
             results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
@@ -172,11 +172,23 @@ class TimeSeriesEvaluator:
     def _score_all(self, detector: Detector, data: TimeSeriesData, device: torch.device, progress: bool = False) -> list[dict[str, np.ndarray]]:
         """Per entity: scores of its test and validation parts, and of its training part when
         the threshold rule needs it (the legacy train+test percentile)."""
+        return [self._score_entity(detector, data, entity, device, progress) for entity in data.entities]
+
+    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
+        train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
+        parts = {"test": entity.test, "val": entity.val, "train": train}
+        return {k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()}
+
+    def _score_baseline(self, name: str, data: TimeSeriesData, features: list[int] | None) -> list[dict[str, np.ndarray]]:
+        """A baseline's scores, entity by entity: the z-score is each entity's own per-channel z of
+        its raw values (floored as the pipeline floors it), whatever scaler the detector was given."""
         out = []
         for entity in data.entities:
-            train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
-            parts = {"test": entity.test, "val": entity.val, "train": train}
-            out.append({k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()})
+            baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
+            if name == "zscore":
+                baseline.use_statistics(*entity.zscore_statistics())
+            baseline.score_features = features
+            out.append(self._score_entity(baseline, data, entity, torch.device("cpu")))
         return out
 
     def check_detector(self, detector: Detector, data: TimeSeriesData) -> list[int] | None:
@@ -196,14 +208,6 @@ class TimeSeriesEvaluator:
         scaling = validation_scaling({e.name: s["val"] for e, s in zip(data.entities, scores)})
         scaled = [{k: (v - scaling[e.name]["center"]) / scaling[e.name]["spread"] for k, v in s.items()} for e, s in zip(data.entities, scores)]
         return scaled, scaling
-
-    @staticmethod
-    def _fit_baseline(name: str, data: TimeSeriesData, features: list[int] | None) -> Detector:
-        baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
-        if not baseline.trainable:
-            baseline.fit_offline(data.train_series())
-        baseline.score_features = features
-        return baseline
 
     def _measure(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData) -> dict:
         test = np.concatenate([s["test"] for s in scores])

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from data.timeseries.base import Entity, TimeSeriesSource, check_label_features
-from data.timeseries.scaler import describe_floored, fit_scalers
+from data.timeseries.scaler import ChannelScaling, describe_floored, fit_scalers
 from data.timeseries.validate import validate_entity
 from data.timeseries.windows import WindowDataset, identity_collate
 from util.distributed import ShardedBatchSampler
@@ -30,6 +30,11 @@ class PreparedEntity:
     test_timestamps: np.ndarray | None
     shift: np.ndarray | None = None  # scaler statistics of the training part, (features,) float64
     scale: np.ndarray | None = None
+    zscore: ChannelScaling | None = None  # the entity's own standard scaling of its raw values (z-score baseline)
+
+    def zscore_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) that turn this entity's scaled values into its raw per-channel z-scores."""
+        return (self.zscore.shift - self.shift) / self.scale, self.zscore.scale / self.scale
 
 
 @dataclass
@@ -81,9 +86,10 @@ class TimeSeriesData:
         )
         if warning:
             get_logger().warning(warning)
+        per_channel = scalings if (source.scaler, source.scaler_scope) == ("standard", "entity") else fit_scalers([s.fit for s in splits], "standard", "entity", source.scaler_floor)
         entities = [
-            PreparedEntity(s.entity.name, sc.apply(s.fit), sc.apply(s.val), sc.apply(s.test), s.labels.astype(np.int64), s.stamps, sc.shift, sc.scale)
-            for s, sc in zip(splits, scalings)
+            PreparedEntity(s.entity.name, sc.apply(s.fit), sc.apply(s.val), sc.apply(s.test), s.labels.astype(np.int64), s.stamps, sc.shift, sc.scale, z)
+            for s, sc, z in zip(splits, scalings, per_channel)
         ]
         return cls(entities, source)
 

@@ -140,27 +140,37 @@ class RandomDetector(NonGradientDetector):
 
 @DETECTORS.register("zscore")
 class ZScoreDetector(FittedDetector):
-    """Largest absolute z-score over the scored channels, with the training mean and std of all
-    training series together.
+    """Largest absolute z-score over the scored channels.
 
-    The std is floored exactly as the data pipeline's standard scaler floors it
-    (``data.timeseries.scaler``): a channel that barely moves in training must not turn its first
-    movement into a z of 10^4, here any more than in the inputs of the other detectors.
+    ``fit_offline`` standardises with the mean and std of all training series together, the std
+    floored exactly as the data pipeline floors it (``data.timeseries.scaler``): a channel that
+    barely moves in training must not turn its first movement into a z of 10^4. On inputs that
+    the pipeline has already standardised (``data.scaler=standard``) a second standardisation
+    would undo that floor, so ``standardise=False`` scores the input as it is: the pipeline's own
+    per-channel z (what the evaluator's z-score baseline computes, ``use_statistics``).
 
     Args:
         floor: smallest std, as a fraction of the channel's training range (``data.scaler_floor``).
+        standardise: fit a mean and std (True) or take the input as z-scores already (False).
     """
 
-    def __init__(self, n_features: int, window: int, floor: float = DEFAULT_FLOOR) -> None:
+    def __init__(self, n_features: int, window: int, floor: float = DEFAULT_FLOOR, standardise: bool = True) -> None:
         super().__init__(n_features, window)
-        self.floor = floor
+        self.floor, self.standardise = floor, standardise
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
 
     def fit_offline(self, train_series: list[np.ndarray]) -> None:
-        scaling = fit_scalers(self._check_series(train_series), "standard", "joint", self.floor)[0]
-        self.mean.copy_(torch.from_numpy(scaling.shift))
-        self.std.copy_(torch.from_numpy(scaling.scale))
+        series = self._check_series(train_series)
+        if self.standardise:
+            scaling = fit_scalers(series, "standard", "joint", self.floor)[0]
+            self.use_statistics(scaling.shift, scaling.scale)
+        self.fitted.fill_(True)
+
+    def use_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Score ``|x - mean| / std`` per channel (``(features,)`` each) without fitting."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype))
         self.fitted.fill_(True)
 
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
