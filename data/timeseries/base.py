@@ -14,7 +14,8 @@ class Entity:
     """One monitored entity (an SMD machine, a SMAP/MSL channel, a CSV file).
 
     ``train`` is ``(time, features)``; ``test`` is ``(time', features)`` with one 0/1 label per
-    test step in ``test_labels``. ``test_timestamps`` is optional (CSV/NAB loaders fill it).
+    test step in ``test_labels``. ``test_timestamps`` and ``train_timestamps`` are optional
+    (loaders of files with a timestamp column fill them; they must not go backwards).
     """
 
     name: str
@@ -23,6 +24,7 @@ class Entity:
     test_labels: np.ndarray
     test_timestamps: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    train_timestamps: np.ndarray | None = None
 
 
 class TimeSeriesSource:
@@ -56,6 +58,7 @@ class TimeSeriesSource:
     """
 
     family = "timeseries"
+    feature_names: list[str] | None = None  # set by read() when the files name their columns
 
     def __init__(
         self,
@@ -87,6 +90,18 @@ class TimeSeriesSource:
     def read(self) -> list[Entity]:
         """Read the raw entities from disk (or generate them); raise ``DataError`` on bad files."""
         raise NotImplementedError
+
+    def columns(self) -> dict:
+        """How the files lay out their columns, recorded in the run for ``-m predict``: ``features``
+        (names in order after ``read()``; None: the files do not name them, columns go by position),
+        the ``timestamp`` and ``label`` columns and the field ``delimiter`` (a loader's
+        ``timestamp_column`` / ``label_column`` / ``delimiter`` options, where it has them)."""
+        return {
+            "features": self.feature_names,
+            "timestamp": getattr(self, "timestamp_column", None),
+            "label": getattr(self, "label_column", None),
+            "delimiter": getattr(self, "delimiter", ","),
+        }
 
     def prepare(self):
         """Read, validate, scale and window the data: a ``data.timeseries.pipeline.TimeSeriesData``."""

@@ -103,7 +103,7 @@ class TimeSeriesData:
         n_val = int(round(len(train) * source.val_fraction))
         if n_val:
             n_val = max(n_val, source.window)
-        fit_part, val = train[: len(train) - n_val], train[len(train) - n_val :]
+        fit_part, val = train[: max(len(train) - n_val, 0)], train[max(len(train) - n_val, 0) :]
         if len(fit_part) < source.window:
             raise DataError(
                 f"Entity '{entity.name}': {len(train)} training steps leave {len(fit_part)} after the validation split, "

@@ -2,13 +2,14 @@
 
 - ``validate_entity``: the cleaned copy of a raw entity that the pipeline scales and windows
   (float32 ``(time, features)`` arrays, equal widths, one 0/1 label per test step, NaN/inf
-  handled by ``data.nan_policy``).
+  handled by ``data.nan_policy``, timestamps in time order: see ``time_order``).
 - ``missing_data``, ``require_file``, ``select_entities``, ``read_table``: the errors a loader
   raises for absent files, unknown entity names and unreadable CSV files, each naming the file
   and the fix (for absent data: the exact ``python -m data.download`` command).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pandas as pd
 
 from data.timeseries.base import Entity
 from util.errors import ConfigError, DataError
+from util.logging import get_logger
 
 NAN_POLICIES = ("error", "ffill", "zero")
 
@@ -48,6 +50,14 @@ def select_entities(available: list[str], entities: str | list[str] | tuple[str,
     return wanted
 
 
+DELIMITERS = (",", ";", "\t", "|", " ")
+
+
+def other_delimiter(header: str, sep: str) -> str | None:
+    """The separator a header line seems to use instead of ``sep`` (None: no other one in it)."""
+    return next((d for d in DELIMITERS if d != sep and d in header), None)
+
+
 def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
     """``pandas.read_csv`` with one clear ``DataError`` for unreadable, empty or mis-delimited files."""
     try:
@@ -56,15 +66,55 @@ def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
         raise DataError(f"Missing {path}.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"Cannot parse {path} as a '{sep}'-separated table: {error}.") from None
+    if not len(frame):
+        raise DataError(empty_table_message(path))
     if frame.shape[1] == 1 and len(frame):
         header = str(frame.columns[0])
-        other = next((d for d in (";", "\t", ",", "|", " ") if d != sep and d in header), None)
+        other = other_delimiter(header, sep)
         if other is not None:
             raise DataError(
                 f"{path} has a single column '{header[:60]}' when read with separator {sep!r}; it looks "
                 f"{other!r}-separated. Convert it or set data.delimiter={other!r} where the loader supports it."
             )
     return frame
+
+
+def empty_table_message(path: Path | str) -> str:
+    """The error for a table with a header row and no data rows."""
+    return f"{path} has a header but no data rows; give the series, one row per time step."
+
+
+def _orderable(stamps: np.ndarray) -> np.ndarray | None:
+    """Timestamps as numbers or datetimes that compare in time order; None when they are neither."""
+    stamps = np.asarray(stamps)
+    if np.issubdtype(stamps.dtype, np.number) or np.issubdtype(stamps.dtype, np.datetime64):
+        return stamps
+    with warnings.catch_warnings():  # "could not infer format": parsed element by element
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(pd.Series(stamps), errors="coerce", format="mixed")
+    return None if parsed.isna().any() else parsed.to_numpy()
+
+
+def time_order(stamps: np.ndarray, what: str, first_row: int = 0) -> int:
+    """The number of repeated timestamps in ``stamps``; a ``DataError`` where time goes backwards.
+
+    Rows are never reordered: a series in the wrong order is refused (sort the file), repeated
+    timestamps are counted so the caller can warn. Timestamps that are neither numbers nor
+    parseable dates are not checked. ``first_row`` numbers the rows in the message.
+    """
+    times = _orderable(stamps)
+    if times is None or len(times) < 2:
+        return 0
+    steps = np.diff(times)
+    zero = np.zeros((), steps.dtype)
+    backwards = np.flatnonzero(steps < zero)
+    if len(backwards):
+        i = int(backwards[0])
+        raise DataError(
+            f"{what}: the timestamps are not in time order (row {first_row + i + 2}, {stamps[i + 1]}, comes after {stamps[i]}; "
+            f"{len(backwards)} backward step(s) in all). Sort the file by its timestamp column; rows are used in file order."
+        )
+    return int((steps == zero).sum())
 
 
 def numeric_values(frame: pd.DataFrame, path: Path) -> np.ndarray:
@@ -155,8 +205,13 @@ def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
     if train.shape[1] != test.shape[1]:
         raise DataError(f"{where}: the training series has {train.shape[1]} features but the test series {test.shape[1]}.")
     labels = _labels(entity.test_labels, len(test), where)
-    stamps = entity.test_timestamps
-    if stamps is not None and len(stamps) != len(test):
-        raise DataError(f"{where}: {len(stamps)} test timestamps for {len(test)} test steps.")
+    for part, stamps, series in (("training", entity.train_timestamps, train), ("test", entity.test_timestamps, test)):
+        if stamps is None:
+            continue
+        if len(stamps) != len(series):
+            raise DataError(f"{where}: {len(stamps)} {part} timestamps for {len(series)} {part} steps.")
+        repeated = time_order(stamps, f"{where}: {part} series")
+        if repeated:
+            get_logger().warning("%s: %d %s timestamps repeat the one before; the rows are used in file order.", where, repeated, part)
     constant = np.flatnonzero(np.ptp(train, axis=0) == 0).tolist()
     return replace(entity, train=train, test=test, test_labels=labels, meta={**entity.meta, "constant_channels": constant})
