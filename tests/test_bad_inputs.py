@@ -230,6 +230,7 @@ CASES = [
     ("8 negative epochs", lambda t, r: train("trainer.epochs=-1"), "trainer.epochs must be a positive integer"),
     ("8 test a separate run as one model", lambda t, r: ["-c", CFG, "-m", "test", f"checkpoint={r.separate}", *TINY], "test it with entity_mode=separate"),
     ("8 test one model as a separate run", lambda t, r: ["-c", CFG, "-m", "test", f"checkpoint={r.prev}", "entity_mode=separate", *TINY], "without entity_mode=separate"),
+    ("8 empty csv", lambda t, r: csv_train(_csv(t / 'e.csv', '')), "is empty"),
     ("8 csv with a header and no rows", lambda t, r: csv_train(_csv(t / 'h.csv', 'timestamp,a,is_anomaly\n')), "header but no data rows"),
     ("8 predict csv with a header and no rows", lambda t, r: predict(r.csv, "data.path=" + str(_csv(t / 'h.csv', 'timestamp,a,b,c\n'))), "header but no data rows"),
     ("8 window longer than the training part", lambda t, r: train("data.train_length=300", "data.window=400"), "300 training steps leave 0 after"),
@@ -302,13 +303,19 @@ def _same_scores_as_in_order(t: Path, r) -> None:
     shutil.rmtree(out)
 
 
-def _in_predict(name: str, rows: int):
+def _in_predict(name: str, rows: int, run: str = "csv"):
+    """Check: ``rows`` scores in the prediction ``name`` of run ``run`` (an earlier run's, or one under tmp), then remove it."""
     def check(t: Path, r) -> None:
-        run = r.semicolon if "sc" in name else r.csv
-        assert len(_scores(run / "predict" / name)) == rows
-        shutil.rmtree(run / "predict")
+        folder = getattr(r, run, t / run) / "predict"
+        assert len(_scores(folder / name)) == rows
+        shutil.rmtree(folder)
 
     return check
+
+
+def _train_on_c_and_a(t: Path, r) -> list[str]:
+    assert main(csv_train(write_series(t / "train.csv"), "data.feature_columns=[c,a]", f"work_dir={t / 'fc'}")) == 0
+    return predict(t / "fc", f"data.path={write_series(t / 'new.csv')}")
 
 
 def _trained_in(name: str):
@@ -333,7 +340,8 @@ def _scaler_none(t: Path, r) -> None:
 HANDLED = [
     ("1 predict matches columns by name", lambda t, r: predict(r.csv, f"data.path={write_series(t / 'cba.csv', columns=('c', 'b', 'a'))}"), None, _same_scores_as_in_order),
     ("1 predict the training csv itself", lambda t, r: predict(r.csv, f"data.path={write_series(t / 'train.csv')}"), None, _in_predict("train.csv", 600)),
-    ("1 predict with the run's delimiter", lambda t, r: predict(r.semicolon, f"data.path={write_series(t / 'sc.csv', sep=';')}"), None, _in_predict("sc.csv", 600)),
+    ("1 predict with the run's delimiter", lambda t, r: predict(r.semicolon, f"data.path={write_series(t / 'sc.csv', sep=';')}"), None, _in_predict("sc.csv", 600, run="semicolon")),
+    ("1 predict uses the run's data.feature_columns", _train_on_c_and_a, "['b'] are not features of the run", _in_predict("new.csv", 600, run="fc")),
     ("1 predict leaves extra columns out", lambda t, r: predict(r.csv, f"data.path={write_series(t / 'ix.csv', index=True)}"), "left out", _in_predict("ix.csv", 600)),
     ("2 repeated timestamps", lambda t, r: csv_train(write_series(t / 'r.csv', repeat=True), f"work_dir={t / 'run'}"), "repeat the one before", _trained),
     ("3 a pandas index column is not a feature", lambda t, r: csv_train(write_series(t / 'i.csv', index=True), f"work_dir={t / 'run'}"), "pandas index", _features_abc),

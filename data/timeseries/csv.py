@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from data.timeseries.base import Entity, TimeSeriesSource
-from data.timeseries.validate import numeric_values, other_delimiter, read_table
+from data.timeseries.validate import empty_table_message, numeric_values, other_delimiter, read_table
 from util.errors import ConfigError, DataError
 from util.logging import get_logger
 from util.registry import DATASETS
@@ -47,8 +47,12 @@ def read_delimited(path: Path, delimiter: str, skiprows: int = 0) -> pd.DataFram
     unparseable files, the ``DataError`` names the delimiter used and how to change it.
     """
     with open(path, encoding="utf-8", errors="replace") as f:
-        lines = [f.readline() for _ in range(skiprows + 1)]
-    header = lines[-1].rstrip("\r\n")
+        lines = [f.readline() for _ in range(skiprows + 2)]
+    header = lines[-2].rstrip("\r\n")
+    if not header and not lines[-1]:
+        raise DataError(f"{path} is empty; give a table with a header row and one row per time step.")
+    if not lines[-1]:
+        raise DataError(empty_table_message(path))
     if delimiter not in header:
         other = other_delimiter(header, delimiter)
         guess = f"; it looks {other!r}-separated: set data.delimiter={other!r}" if other else "; set data.delimiter to the file's separator"
