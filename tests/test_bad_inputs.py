@@ -83,16 +83,19 @@ def _run_in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def write_series(path: Path, columns=("a", "b", "c"), rename=None, sep=",", index=False, shuffle=False, repeat=False) -> Path:
+def write_series(path: Path, columns=("a", "b", "c"), rename=None, sep=",", index=False, shuffle=False, repeat=False, glitch=False) -> Path:
     """A TimeEval-style CSV of the synthetic benchmark: timestamp, the feature ``columns`` (a, b, c
     in any order, some ``rename``d), is_anomaly; optionally as pandas writes it by default
-    (``index``), shuffled, or with one repeated timestamp."""
+    (``index``), shuffled, with one repeated timestamp, or with two timestamps swapped (a clock
+    glitch: one step back in time)."""
     entity = generate(n_features=3, train_length=300, test_length=300, seed=0)
     frame = pd.DataFrame(np.vstack([entity.train, entity.test]), columns=["a", "b", "c"])
     frame.insert(0, "timestamp", pd.date_range("2024-01-01", periods=len(frame), freq="min").astype(str))
     frame["is_anomaly"] = np.r_[np.zeros(300, int), entity.test_labels]
     if repeat:
         frame.loc[5, "timestamp"] = frame.loc[4, "timestamp"]
+    if glitch:
+        frame.loc[[10, 11], "timestamp"] = frame.loc[[11, 10], "timestamp"].to_numpy()
     if shuffle:
         frame = frame.sample(frac=1.0, random_state=0)
     frame[["timestamp", *columns, "is_anomaly"]].rename(columns=rename or {}).to_csv(path, sep=sep, index=index)
@@ -343,7 +346,8 @@ HANDLED = [
     ("1 predict with the run's delimiter", lambda t, r: predict(r.semicolon, f"data.path={write_series(t / 'sc.csv', sep=';')}"), None, _in_predict("sc.csv", 600, run="semicolon")),
     ("1 predict uses the run's data.feature_columns", _train_on_c_and_a, "['b'] are not features of the run", _in_predict("new.csv", 600, run="fc")),
     ("1 predict leaves extra columns out", lambda t, r: predict(r.csv, f"data.path={write_series(t / 'ix.csv', index=True)}"), "left out", _in_predict("ix.csv", 600)),
-    ("2 repeated timestamps", lambda t, r: csv_train(write_series(t / 'r.csv', repeat=True), f"work_dir={t / 'run'}"), "repeat the one before", _trained),
+    ("2 one step back in time (a clock glitch)", lambda t, r: csv_train(write_series(t / 'g.csv', glitch=True), f"work_dir={t / 'run'}"), "1 step(s) back in time (first at row 12", _trained),
+    ("2 repeated timestamps", lambda t, r: csv_train(write_series(t / 'r.csv', repeat=True), f"work_dir={t / 'run'}"), "1 repeated timestamp(s)", _trained),
     ("3 a pandas index column is not a feature", lambda t, r: csv_train(write_series(t / 'i.csv', index=True), f"work_dir={t / 'run'}"), "pandas index", _features_abc),
     ("6 a work_dir that looks like a number", lambda t, r: train("work_dir=123"), None, _trained_in("123")),
     ("6 (issue 14) data.scaler=none as typed", lambda t, r: train("data.scaler=none", f"work_dir={t / 'run'}"), None, _scaler_none),

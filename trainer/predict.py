@@ -9,7 +9,8 @@ out their columns, so the training data is never read again. A CSV is read with 
 delimiter; its feature columns are matched to the training ones by name (any order; extra
 columns, the run's label column and a pandas index are left out) when the training files named
 them, else by position; its timestamps (``predict.timestamp_column``, else the run's timestamp
-column, else one named timestamp/time/date/datetime) must not go backwards. A ``.npy`` goes by
+column, else one named timestamp/time/date/datetime) are checked for time order over the whole
+file as the loaders' are (``data.timeseries.validate.time_order``). A ``.npy`` goes by
 position. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for CSV, a
 memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next, and the
 scores equal a one-shot pass over the whole series (same windows, same averaging).
@@ -28,7 +29,7 @@ import pandas as pd
 import torch
 
 from data.timeseries.csv import feature_columns_of
-from data.timeseries.validate import empty_table_message, other_delimiter, time_order
+from data.timeseries.validate import TimeOrder, empty_table_message, other_delimiter, time_order
 from metric.timeseries.suite import predictions
 from trainer.base import BEST, restore_weights
 from util import distributed as dist
@@ -185,7 +186,7 @@ def _csv_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, tim
     delimiter = columns.get("delimiter") or ","
     separated = f"{DELIMITER_WORDS.get(delimiter, repr(delimiter))}-separated"
     features: list[str] | None = None
-    row = repeated = 0
+    row, order = 0, TimeOrder()
     last_stamp: np.ndarray | None = None
     try:
         for frame in pd.read_csv(path, sep=delimiter, chunksize=chunk_size):
@@ -206,7 +207,7 @@ def _csv_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, tim
                 raise DataError(f"data.path={path}: column '{bad[0]}' is not numeric (near row {row + 1}). Check the values, and that the file is {separated} like the run's training files.")
             if stamp_col:
                 stamps = frame[stamp_col].to_numpy()
-                repeated += time_order(stamps if last_stamp is None else np.concatenate([last_stamp, stamps]), f"data.path={path}", max(row - 1, 0) if last_stamp is not None else row)
+                order += time_order(stamps, row) if last_stamp is None else time_order(np.concatenate([last_stamp, stamps]), row - 1)
                 last_stamp = stamps[-1:]
             else:
                 stamps = np.arange(row, row + len(frame))
@@ -216,8 +217,9 @@ def _csv_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, tim
         raise DataError(f"data.path={path} is empty; give a CSV with a header row and one column per feature.") from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"data.path={path} could not be parsed as CSV ({exc}). Use a {separated} file with one header row.") from exc
-    if repeated:
-        get_logger().warning("data.path=%s: %d timestamps repeat the one before; the rows are scored in file order.", path, repeated)
+    warning = order.check(f"data.path={path}")  # for the whole file: its scores are kept only if this passes
+    if warning:
+        get_logger().warning(warning)
 
 
 def _features(frame: pd.DataFrame, path: Path, n_features: int, columns: dict, stamp_col: str | None, separated: str) -> list[str]:

@@ -15,7 +15,7 @@ class Entity:
 
     ``train`` is ``(time, features)``; ``test`` is ``(time', features)`` with one 0/1 label per
     test step in ``test_labels``. ``test_timestamps`` and ``train_timestamps`` are optional
-    (loaders of files with a timestamp column fill them; they must not go backwards).
+    (loaders of files with a timestamp column fill them; ``validate_entity`` checks their order).
     """
 
     name: str

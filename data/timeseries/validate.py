@@ -2,7 +2,7 @@
 
 - ``validate_entity``: the cleaned copy of a raw entity that the pipeline scales and windows
   (float32 ``(time, features)`` arrays, equal widths, one 0/1 label per test step, NaN/inf
-  handled by ``data.nan_policy``, timestamps in time order: see ``time_order``).
+  handled by ``data.nan_policy``, timestamps checked for time order: see ``time_order``).
 - ``missing_data``, ``require_file``, ``select_entities``, ``read_table``: the errors a loader
   raises for absent files, unknown entity names and unreadable CSV files, each naming the file
   and the fix (for absent data: the exact ``python -m data.download`` command).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -95,26 +96,49 @@ def _orderable(stamps: np.ndarray) -> np.ndarray | None:
     return None if parsed.isna().any() else parsed.to_numpy()
 
 
-def time_order(stamps: np.ndarray, what: str, first_row: int = 0) -> int:
-    """The number of repeated timestamps in ``stamps``; a ``DataError`` where time goes backwards.
+# A series may step back in time this often (clock glitches: NAB's machine_temperature steps
+# back once in 22,695 rows) and is then used in file order with a warning; more means the rows
+# are not in time order (a shuffled file steps back about every other row): refused.
+MAX_BACKWARD_FRACTION = 0.01
 
-    Rows are never reordered: a series in the wrong order is refused (sort the file), repeated
-    timestamps are counted so the caller can warn. Timestamps that are neither numbers nor
-    parseable dates are not checked. ``first_row`` numbers the rows in the message.
-    """
+
+class TimeOrder(NamedTuple):
+    """How a series' timestamps move (``time_order``); several parts of one file add up."""
+
+    steps: int = 0
+    backward: int = 0
+    repeated: int = 0
+    first_backward: str = ""
+
+    def __add__(self, other: "TimeOrder") -> "TimeOrder":
+        return TimeOrder(self.steps + other.steps, self.backward + other.backward, self.repeated + other.repeated, self.first_backward or other.first_backward)
+
+    def check(self, what: str) -> str | None:
+        """A ``DataError`` when more than ``MAX_BACKWARD_FRACTION`` of the steps go back in time
+        (the rows are not in time order: sort the file); else the warning line for a few steps
+        back or repeated timestamps (None when time only moves forward)."""
+        if self.backward > MAX_BACKWARD_FRACTION * self.steps:
+            raise DataError(
+                f"{what}: the timestamps are not in time order ({self.backward} of {self.steps} steps go back, the first at "
+                f"{self.first_backward}). Sort the file by its timestamp column; rows are used in file order."
+            )
+        found = [f"{self.backward} step(s) back in time (first at {self.first_backward})"] if self.backward else []
+        found += [f"{self.repeated} repeated timestamp(s)"] if self.repeated else []
+        return f"{what}: {' and '.join(found)}; the rows are used in file order." if found else None
+
+
+def time_order(stamps: np.ndarray, first_row: int = 0) -> TimeOrder:
+    """How ``stamps`` move in time (rows are never reordered); ``first_row`` (0-based) numbers
+    the rows of the messages from 1. Timestamps that are neither numbers nor parseable dates
+    are not checked."""
     times = _orderable(stamps)
     if times is None or len(times) < 2:
-        return 0
+        return TimeOrder()
     steps = np.diff(times)
     zero = np.zeros((), steps.dtype)
     backwards = np.flatnonzero(steps < zero)
-    if len(backwards):
-        i = int(backwards[0])
-        raise DataError(
-            f"{what}: the timestamps are not in time order (row {first_row + i + 2}, {stamps[i + 1]}, comes after {stamps[i]}; "
-            f"{len(backwards)} backward step(s) in all). Sort the file by its timestamp column; rows are used in file order."
-        )
-    return int((steps == zero).sum())
+    first = f"row {first_row + int(backwards[0]) + 2}: {stamps[backwards[0] + 1]} after {stamps[backwards[0]]}" if len(backwards) else ""
+    return TimeOrder(len(steps), len(backwards), int((steps == zero).sum()), first)
 
 
 def numeric_values(frame: pd.DataFrame, path: Path) -> np.ndarray:
@@ -210,8 +234,8 @@ def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
             continue
         if len(stamps) != len(series):
             raise DataError(f"{where}: {len(stamps)} {part} timestamps for {len(series)} {part} steps.")
-        repeated = time_order(stamps, f"{where}: {part} series")
-        if repeated:
-            get_logger().warning("%s: %d %s timestamps repeat the one before; the rows are used in file order.", where, repeated, part)
+        warning = time_order(stamps).check(f"{where}: {part} timestamps")
+        if warning:
+            get_logger().warning(warning)
     constant = np.flatnonzero(np.ptp(train, axis=0) == 0).tolist()
     return replace(entity, train=train, test=test, test_labels=labels, meta={**entity.meta, "constant_channels": constant})
