@@ -221,6 +221,7 @@ CASES = [
     ("4 unknown protocol, before training", lambda t, r: train("evaluation.protocol=honset"), "evaluation.protocol='honset'"),
     ("4 unknown entity scaling", lambda t, r: train("evaluation.entity_scaling=iqr"), "evaluation.entity_scaling='iqr'"),
     ("4 pot keeps the percentile's q", lambda t, r: train("evaluation.threshold.type=pot"), "evaluation.threshold.q=0.001"),
+    ("4 a detector that cannot score the labelled features", lambda t, r: train("model.type=iforest", f"data.root={write_telemanom(t / 'd')}", cfg=SMAP_CFG), "evaluation.score_features=all"),
     ("4 no validation split for the threshold", lambda t, r: train("data.val_fraction=0"), "data.val_fraction > 0"),
     ("4 no validation split for entity scaling", lambda t, r: train("data.val_fraction=0", "evaluation.protocol=legacy", "evaluation.entity_scaling=val"), "evaluation.entity_scaling=val needs validation scores"),
     ("5 data.timestamp_column reaches the loader", lambda t, r: csv_train(write_series(t / 'd.csv'), "data.timestamp_column=when"), "no column 'when' (data.timestamp_column)"),
@@ -247,7 +248,7 @@ def test_bad_input_gives_one_clear_error(name, build, needle, untouched, tmp_pat
     err = capsys.readouterr().err
     assert code == 2, err
     _one_error(err, needle)
-    assert "train loss" not in err  # every part of the config is checked before the first step
+    assert "train loss" not in err and "fit without gradients" not in err  # every part of the config is checked before training
     assert not (tmp_path / "runs").exists()  # no run folder holding only a log is left behind
 
 

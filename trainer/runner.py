@@ -271,6 +271,8 @@ def build_detector(cfg: dict, data, device: torch.device, log_table: bool = True
 def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, name: str, evaluator, ckpt: Path | None = None) -> dict:  # noqa: ANN001
     """Train (``mode == "train"``) or load ``ckpt``, then evaluate ``data`` into ``run_dir`` with ``evaluator``."""
     detector, _, facts = build_detector(cfg, data, device)
+    if data.family == "timeseries":
+        evaluator.check_detector(detector, data)  # before the first step: can it score what evaluation.score_features asks?
     if mode == "train":
         trainer = TRAINERS.build(cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=device, seed=cfg["seed"], model_cfg=cfg["model"])
         trainer.fit()
