@@ -217,7 +217,7 @@ def _csv_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, tim
         raise DataError(f"data.path={path} is empty; give a CSV with a header row and one column per feature.") from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"data.path={path} could not be parsed as CSV ({exc}). Use a {separated} file with one header row.") from exc
-    warning = order.check(f"data.path={path}")  # for the whole file: its scores are kept only if this passes
+    warning = order.check(f"data.path={path}: the timestamps")  # for the whole file: its scores are kept only if this passes
     if warning:
         get_logger().warning(warning)
 

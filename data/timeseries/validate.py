@@ -114,17 +114,17 @@ class TimeOrder(NamedTuple):
         return TimeOrder(self.steps + other.steps, self.backward + other.backward, self.repeated + other.repeated, self.first_backward or other.first_backward)
 
     def check(self, what: str) -> str | None:
-        """A ``DataError`` when more than ``MAX_BACKWARD_FRACTION`` of the steps go back in time
+        """For the timestamps ``what`` names: a ``DataError`` when more than ``MAX_BACKWARD_FRACTION`` of the steps go back in time
         (the rows are not in time order: sort the file); else the warning line for a few steps
         back or repeated timestamps (None when time only moves forward)."""
         if self.backward > MAX_BACKWARD_FRACTION * self.steps:
             raise DataError(
-                f"{what}: the timestamps are not in time order ({self.backward} of {self.steps} steps go back, the first at "
+                f"{what} are not in time order ({self.backward} of {self.steps} steps go back, the first at "
                 f"{self.first_backward}). Sort the file by its timestamp column; rows are used in file order."
             )
         found = [f"{self.backward} step(s) back in time (first at {self.first_backward})"] if self.backward else []
         found += [f"{self.repeated} repeated timestamp(s)"] if self.repeated else []
-        return f"{what}: {' and '.join(found)}; the rows are used in file order." if found else None
+        return f"{what} hold {' and '.join(found)}; the rows are used in file order." if found else None
 
 
 def time_order(stamps: np.ndarray, first_row: int = 0) -> TimeOrder:
@@ -234,7 +234,7 @@ def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
             continue
         if len(stamps) != len(series):
             raise DataError(f"{where}: {len(stamps)} {part} timestamps for {len(series)} {part} steps.")
-        warning = time_order(stamps).check(f"{where}: {part} timestamps")
+        warning = time_order(stamps).check(f"{where}: the {part} timestamps")
         if warning:
             get_logger().warning(warning)
     constant = np.flatnonzero(np.ptp(train, axis=0) == 0).tolist()
