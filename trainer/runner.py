@@ -257,13 +257,19 @@ def _run_mode(cfg: dict, config_path: str, mode: str, name: str, entity_mode: st
     return run_one(cfg, data, run_dir, mode, device, name, evaluator, ckpt)
 
 
+_FLOP_COUNTS: dict[tuple, tuple[int | None, str]] = {}  # (model config, shape, device) -> (FLOPs, table)
+
+
 def build_detector(cfg: dict, data, device: torch.device, log_table: bool = True) -> tuple[torch.nn.Module, str, dict]:  # noqa: ANN001
     """(seeded detector on ``device``, FLOP table, facts for results) for ``data``; the table is
     logged with the parameter count unless ``log_table`` is False (``-m profile`` prints it)."""
     seed_everything(cfg["seed"])
     detector = DETECTORS.build(cfg["model"], **data.model_kwargs).to(device)
     params = parameter_count(detector)
-    flops, table = profile_flops(detector, {k: v.to(device) for k, v in data.example_batch(1).items()})
+    key = (config_hash(cfg["model"]), tuple(sorted(data.model_kwargs.items())), str(device))
+    if key not in _FLOP_COUNTS:  # the entities of an entity_mode=separate run share one architecture: count once
+        _FLOP_COUNTS[key] = profile_flops(detector, {k: v.to(device) for k, v in data.example_batch(1).items()})
+    flops, table = _FLOP_COUNTS[key]
     get_logger().info("parameters: %s total, %s trainable; FLOPs per window: %s%s", f"{params['total']:,}", f"{params['trainable']:,}", f"{flops:,}" if flops else "n/a", f"\n{table}" if log_table else "")
     return detector, table, {"parameters": params["total"], "flops_per_window": flops}
 
