@@ -3,6 +3,9 @@ encoder's features; the anomaly map is where the reconstruction disagrees (He et
 
 ``FeatureReconstructionDetector`` holds what MambaAD and MTAD share (encoder, bottleneck, loss
 inputs, anomaly map); each detector only supplies its decoder.
+
+Built as the paper and the released code build it (docs/detectors.md); one difference stays:
+weights start from PyTorch's default initialisation, not the release's (no paper states it).
 """
 from __future__ import annotations
 
