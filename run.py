@@ -22,6 +22,17 @@ overrides (trailing key=value, applied after _base_ inheritance; unknown keys ar
   work_dir=PATH (run folder)  checkpoint=PATH (-m test: a checkpoint file or run folder)
   device=cpu|cuda|auto  seed=N  evaluation.protocol=honest|legacy  entity_mode=joint|separate
   -m predict: data.path=FILE (.csv/.npy; same as predict.path)  predict.chunk_size=N  predict.entity=NAME
+     predict.timestamp_column=NAME  predict.output=DIR (default: a new RUN/predict/<file name>/)
+     CSV columns are matched to the run's training columns by name and read with its delimiter.
+
+values: a Python literal (3, 1e-3, [A-1,B-2], true/false/none in any case), fitted to the type the
+  key takes: a key that takes text keeps the text as typed (data.scaler=none is the word "none",
+  work_dir=2024 and data.test_path=2024 are paths); none means None only for a key that accepts
+  None (data.timestamp_column=none: the file has no timestamp column).
+
+A config or data error stops before the first training step (exit code 2) and removes the run
+folder it created; so does Ctrl-C before the first checkpoint (exit code 130), and after it the
+message gives the command that resumes the run. Details: docs/usage.md.
 """
 
 MODES = ("train", "test", "profile", "predict")
@@ -60,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail(f"error: {exc}", 2)
-    except KeyboardInterrupt:
-        return _fail("interrupted: continue a training run with trainer.resume=true work_dir=<its run folder>", 130)
+    except KeyboardInterrupt as exc:
+        return _fail(f"interrupted{': ' + str(exc) if str(exc) else '.'}", 130)
     except Exception as exc:  # a bug, not a user error: keep the message, hide the traceback
         if args.debug:
             raise

@@ -25,8 +25,8 @@ source address by ``URL/<dataset>/<file name>`` with the names of ``SOURCES`` (e
 Idempotence. A completed download writes ``<root>/.download.json``; while it exists and the
 expected files are present, the command does nothing (``--force`` downloads again).
 Downloads are written under ``<root>/.partial`` (each through a ``.part`` file, so a file there
-is complete) and removed once laid out; a run refused for unknown checksums keeps them, and the
-``--accept-checksum`` run reuses them instead of downloading again.
+is complete) and removed once laid out, or when a download fails; a run refused for unknown
+checksums keeps them, and the ``--accept-checksum`` run reuses them instead of downloading again.
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from util.errors import DataError, UserError
+from util.folders import missing_folders, remove_created
 
 MIRROR_ENV = "SSMAD_DATA_MIRROR"
 MARKER = ".download.json"
@@ -327,19 +328,25 @@ def _download_one(key: str, source: Source, root: Path, force: bool, mirror: str
         return
     partial = root / ".partial"
     log(f"{key}: downloading {len(source.files)} file(s) to {root}")
+    created = missing_folders(partial)
     files, unknown = {}, 0
-    for remote in source.files:
-        url = f"{mirror.rstrip('/')}/{key}/{remote.name}" if mirror else remote.url
-        cached = partial / remote.name
-        if force or not cached.is_file():
-            try:
-                _fetch(url, cached)
-            except DataError as error:
-                raise DataError(f"{error} {source.unreachable.format(root=root)}".strip()) from None
-        recorded = (done or {}).get("files", {}).get(remote.name, {}).get("sha256")
-        digest, known = _verify(remote, cached, recorded, url, accept, log)
-        unknown += not known
-        files[remote.name] = {"url": url, "sha256": digest, "pinned": bool(remote.sha256)}
+    try:
+        for remote in source.files:
+            url = f"{mirror.rstrip('/')}/{key}/{remote.name}" if mirror else remote.url
+            cached = partial / remote.name
+            if force or not cached.is_file():
+                try:
+                    _fetch(url, cached)
+                except DataError as error:
+                    raise DataError(f"{error} {source.unreachable.format(root=root)}".strip()) from None
+            recorded = (done or {}).get("files", {}).get(remote.name, {}).get("sha256")
+            digest, known = _verify(remote, cached, recorded, url, accept, log)
+            unknown += not known
+            files[remote.name] = {"url": url, "sha256": digest, "pinned": bool(remote.sha256)}
+    except BaseException:  # a failed download leaves nothing behind (a refusal below keeps the files on purpose)
+        shutil.rmtree(partial, ignore_errors=True)
+        remove_created(created)
+        raise
     if unknown:
         raise DataError(
             f"{key}: {unknown} downloaded file(s) have no known sha256 (printed above). Compare them with the source if it "

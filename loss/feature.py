@@ -27,7 +27,8 @@ def _weighted_sum(terms: list[Tensor], weight: float) -> dict[str, Tensor]:
 
 @LOSSES.register("feature_mse")
 class FeatureMSELoss(nn.Module):
-    """``weight * sum_scales mean((enc - dec)^2)``. Args: weight (MambaAD uses 5)."""
+    """``weight * sum_scales mean((enc - dec)^2)``: MambaAD's and MTAD's loss (the paper's L2, the
+    release's ``L2Loss(lam=5)``). Args: weight (the papers use 5)."""
 
     def __init__(self, weight: float = 5.0) -> None:
         super().__init__()
@@ -40,7 +41,8 @@ class FeatureMSELoss(nn.Module):
 @LOSSES.register("feature_cos")
 class FeatureCosineLoss(nn.Module):
     """``weight * sum_scales mean(1 - cos(enc, dec))``, cosine over channels at every position
-    (the quantity the anomaly map measures). Args: weight."""
+    (the quantity the anomaly map measures; ADer's ``CosLoss`` instead takes one cosine per
+    flattened map). Not the papers' loss: an alternative objective. Args: weight."""
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()

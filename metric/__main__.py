@@ -55,6 +55,9 @@ def load_series(path: str, name: str) -> np.ndarray:
     values = np.squeeze(values)
     if values.ndim != 1:
         raise DataError(f"--{name}: {file} must hold one value per time step (one column), got shape {values.shape}.")
+    bad = ~np.isfinite(values.astype(np.float64, copy=False)) if np.issubdtype(values.dtype, np.number) else None
+    if bad is not None and bad.any():
+        raise DataError(f"--{name}: {file} has {int(bad.sum())} NaN/inf values (first at index {int(np.argmax(bad))}); every time step needs a finite value.")
     return values
 
 

@@ -112,3 +112,30 @@ def test_an_unquoted_bracketed_list_is_a_list_of_values(config):
     """``[A-1, B-2]`` as typed in a shell: the items are strings (or literals), not one string."""
     cfg = load(config, ["data.type=smap", "data.entities=[A-1, B-2,3]"])
     assert cfg["data"]["entities"] == ["A-1", "B-2", 3]
+
+
+@pytest.mark.parametrize(
+    "overrides, key, value",
+    [
+        (["data.scaler=none"], ("data", "scaler"), "none"),  # takes a string only: the word as typed
+        (["data.scaler='none'"], ("data", "scaler"), "none"),
+        (["work_dir=123"], ("work_dir",), "123"),  # a path, not a number
+        (["checkpoint=5"], ("checkpoint",), "5"),
+        (["data.type=csv", "data.test_path=2024"], ("data", "test_path"), "2024"),
+        (["data.type=csv", "data.timestamp_column=none"], ("data", "timestamp_column"), None),  # str | None: None
+        (["data.type=csv", "data.delimiter=true"], ("data", "delimiter"), "true"),
+        (["trainer.max_steps=none"], ("trainer", "max_steps"), None),
+        (["predict.entity=1"], ("predict", "entity"), "1"),
+        (["trainer.epochs=3"], ("trainer", "epochs"), 3),
+    ],
+)
+def test_override_values_fit_the_type_the_key_takes(config, overrides, key, value):
+    node = load(config, overrides)
+    for part in key:
+        node = node[part]
+    assert node == value and type(node) is type(value)
+
+
+def test_none_for_a_key_that_cannot_be_none_is_an_error(config):
+    with pytest.raises(ConfigError, match="'data.window' cannot be None; it takes int"):
+        load(config, ["data.window=none"])

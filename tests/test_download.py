@@ -154,6 +154,19 @@ def test_missing_file_on_the_server_and_unknown_or_licensed_names(mirror, tmp_pa
         dl.download("swat", tmp_path)
 
 
+def test_a_failed_download_leaves_no_partial_files(mirror, tmp_path):
+    url, served, _ = mirror
+    write_psm(served / "psm")
+    (served / "psm" / "test_label.csv").unlink()  # the third file fails, after two complete ones
+    with pytest.raises(DataError, match="test_label.csv"):
+        dl.download("psm", tmp_path / "PSM", mirror=url, accept_checksum=True)
+    assert not (tmp_path / "PSM").exists()  # the folder this download created is gone, .partial included
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError):
+        dl.download("psm", tmp_path / "mine", mirror=url, accept_checksum=True)
+    assert list((tmp_path / "mine").iterdir()) == []  # a folder that existed stays, without .partial
+
+
 def test_cli_exit_codes(mirror, tmp_path, monkeypatch, capsys):
     url, served, _ = mirror
     write_psm(served / "psm")

@@ -166,3 +166,10 @@ def test_image_evaluator_writes_reports(tmp_path, with_image_score):
     table = (tmp_path / "results.md").read_text()
     assert "| brick |" in table and "| **mean** |" in table and "AUPRO" in table
     assert (tmp_path / "plots" / "brick.png").stat().st_size > 0 and (tmp_path / "plots" / "tissue.png").is_file()
+    assert saved["gaussian_sigma"] == 1.0
+
+
+def test_blur_sigma_is_four_px_at_256_px_and_scales_unless_set():
+    auto, fixed, off = (EVALUATORS.build(dict(type="image", gaussian_sigma=s)) for s in (None, 3, 0))
+    assert [auto.blur_sigma(side) for side in (256, 128, 512)] == [4.0, 2.0, 8.0]
+    assert fixed.blur_sigma(128) == 3.0 and off.blur_sigma(256) == 0.0

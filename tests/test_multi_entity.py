@@ -48,6 +48,8 @@ def test_separate_models_aggregate_and_resume_skips_done_entities(tmp_path, caps
     mean = np.mean([s["metrics"]["auc_pr"] for s in subs.values()])
     assert top["mean_over_entities"]["auc_pr"] == pytest.approx(mean)
     assert "## Per entity" in (run_dir / "results.md").read_text()
+    assert "'scaler_scope': 'entity'" in (run_dir / "config.py").read_text()  # one model each: one scaler each
+    assert all(s["scored_features"] == [0] for s in subs.values())  # SMAP's labels describe the telemetry
 
     # A kill during A-2's evaluation: its results are missing, the others are complete.
     (run_dir / "entities" / "A-2" / "results.json").unlink()
@@ -72,6 +74,7 @@ def test_joint_mode_trains_one_model_over_all_entities(tmp_path):
     assert main(args(root, run_dir, "data.entity_mode=joint")) == 0  # the issue's spelling of entity_mode
     assert not (run_dir / "entities").exists() and (run_dir / "ckpt_best.pth").is_file()
     assert list(json.loads((run_dir / "results.json").read_text())["per_entity"]) == list(CHANNELS[:2])
+    assert "'scaler_scope'" not in (run_dir / "config.py").read_text()  # auto: one scaler over both channels
 
 
 def test_baselines_are_also_reported_as_a_mean_over_entities(tmp_path):

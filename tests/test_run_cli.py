@@ -1,5 +1,6 @@
 """run.py as a program (exit codes, no traceback without --debug) and the seeded benchmark runner."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,11 @@ def test_benchmark_runs_every_combination_once_and_tabulates(tmp_path, capsys):
     configs = ["configs/baselines/zscore_synthetic.py", "configs/baselines/pca_synthetic.py"]
     argv = ["--configs", *configs, "--seeds", "0", "1", "--out", str(tmp_path), "--set", *TINY]
     assert benchmark.main(argv) == 0
-    first = capsys.readouterr().out
-    assert first.count("[") >= 4 and "skipped" not in first
+    first = capsys.readouterr()
+    progress = [line for line in first.out.splitlines() if line.startswith("[")]
+    assert len(progress) == 4 and "skipped" not in first.out
+    assert re.fullmatch(r"\[1/4\] zscore_synthetic seed=0: vus_pr \d+\.\d\d %, vus_roc \d+\.\d\d % in [\d.]+ s \(.*results\.md\)", progress[0]), progress[0]
+    assert "# Results" not in first.out and " INFO " not in first.err  # no per-run report or log lines, only the table at the end
     frame = pd.read_csv(tmp_path / "benchmark.csv")
     assert set(frame["detector"]) >= {"zscore", "pca", "random (baseline)"}
     assert "zscore (baseline)" not in set(frame["detector"])  # the z-score config already is that row

@@ -5,7 +5,8 @@
 
 Each run trains in ``OUT/<config>/seed<k>/`` (``seed=k``, ``trainer.resume=true``): a finished run
 (``results.json`` present) is skipped, an interrupted one continues from its last checkpoint. One
-progress line per run. ``OUT/benchmark.csv`` has one row per run and detector (the configured
+progress line per run (its headline metrics in %, time, report path; the run's log goes to its
+``log.txt``, warnings and errors also to the console). ``OUT/benchmark.csv`` has one row per run and detector (the configured
 detector and the sanity baselines the evaluator scored on the same data); ``OUT/benchmark.md``
 has mean +- std over seeds per dataset x detector for the protocol's headline metrics.
 ``--view mean_over_entities`` tables each run's mean over entities (SMAP/MSL channels) instead of
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import pandas as pd  # noqa: E402
+
+from util.logging import console_level  # noqa: E402
 
 HEADLINE = {
     "honest": ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "event_f1", "pa_f1"),
@@ -60,14 +65,23 @@ def run_all(configs: list[str], seeds: list[int], protocol: str, out: Path, over
             continue
         start = time.time()
         try:
-            results = run(config, "train", [*overrides, f"seed={seed}", f"evaluation.protocol={protocol}", f"work_dir={work_dir}", "trainer.resume=true"])
+            with console_level(logging.WARNING):  # the run's own log lines go to its log.txt
+                results = run(config, "train", [*overrides, f"seed={seed}", f"evaluation.protocol={protocol}", f"work_dir={work_dir}", "trainer.resume=true"], report=False)
         except UserError as exc:
             failures.append(f"{label}: {exc}")
             print(f"{label}: FAILED: {exc}", flush=True)
             continue
-        headline = HEADLINE[protocol][0]
-        print(f"{label}: {headline} {results['metrics'].get(headline)} in {time.time() - start:.1f} s", flush=True)
+        print(f"{label}: {progress_metrics(results['metrics'], protocol)} in {time.time() - start:.1f} s ({work_dir / 'results.md'})", flush=True)
     return failures
+
+
+def progress_metrics(metrics: dict, protocol: str) -> str:
+    """The protocol's first two headline metrics in %, e.g. ``vus_pr 23.45 %, vus_roc 61.20 %``."""
+    shown = []
+    for key in HEADLINE[protocol][:2]:
+        value = metrics.get(key)
+        shown.append(f"{key} " + ("n/a" if value is None or not math.isfinite(value) else f"{100 * value:.2f} %"))
+    return ", ".join(shown)
 
 
 def collect(configs: list[str], seeds: list[int], out: Path, view: str = "concatenation") -> pd.DataFrame:

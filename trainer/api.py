@@ -13,8 +13,9 @@ command line. Everything runs through the code of ``run.py``: the data section's
 settings (window, strides, batch size, scaler, NaN policy, validation fraction) prepare the
 arrays in ``data.timeseries.pipeline``, the detector is built and seeded as ``run.py`` builds
 it, trained by the registered trainer (early stopping on the tail of the training array,
-best checkpoint restored), and a series is scored window by window and folded back to steps
-exactly as the evaluator scores a test set. Same config, seed and arrays: the same scores.
+best checkpoint restored), and a series is scored window by window from the features
+``evaluation.score_features`` names, folded back to steps exactly as the evaluator scores a test
+set. Same config, seed and arrays: the same scores.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from util.checkpoint import load_checkpoint
 from util.config import load
 from util.device import select_device
 from util.errors import ConfigError, DataError
-from util.registry import TRAINERS, accepted_params
+from util.registry import EVALUATORS, TRAINERS, accepted_params
 from util.seed import seed_everything
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -105,6 +106,7 @@ class AnomalyDetector:
         self.cfg = load(self.config, as_overrides(overrides))
         self.work_dir = Path(work_dir) if work_dir is not None else None
         self.device = select_device(self.cfg["device"])
+        self.evaluator = EVALUATORS.build(self.cfg["evaluation"])  # decides which features a score reads, as in run.py
         self.detector_: torch.nn.Module | None = None
         self._train: np.ndarray | None = None
 
@@ -121,6 +123,7 @@ class AnomalyDetector:
         seed_everything(self.cfg["seed"])
         data = self._data(train, train)
         detector, _, _ = build_detector(self.cfg, data, self.device)
+        features = self.evaluator.check_detector(detector, data)  # before training, as run.py checks it
         run_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="ssmad-fit-"))
         run_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -130,6 +133,7 @@ class AnomalyDetector:
         finally:
             if self.work_dir is None:
                 shutil.rmtree(run_dir, ignore_errors=True)
+        detector.score_features = features
         self.detector_, self._train = detector, train
         return self
 

@@ -105,6 +105,10 @@ class Trainer:
         self.seed, self.model_cfg = seed, model_cfg or {}
         self.epochs, self.max_steps, self.grad_clip = epochs, max_steps, grad_clip
         self.amp = amp and device.type == "cuda"
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ConfigError(f"trainer.epochs must be a positive integer, got {epochs!r}; to evaluate a trained run without training, use -m test.")
+        if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1):
+            raise ConfigError(f"trainer.max_steps must be a positive integer or None (no limit), got {max_steps!r}.")
         if select not in SELECTIONS:
             raise ConfigError(f"trainer.select='{select}' is unknown; use one of {', '.join(SELECTIONS)}.")
         self.patience, self.select, self.resume, self.log_every = patience, select, resume, log_every
@@ -176,7 +180,8 @@ class Trainer:
         if not torch.isfinite(global_loss):
             raise NonFiniteLossError(
                 f"The training loss became {global_loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}. "
-                f"The last good checkpoint is kept in {self.run_dir}. Lower trainer.optimizer.lr, set "
+                + (f"The last good checkpoint is kept in {self.run_dir}. " if (self.run_dir / LAST).is_file() else "No checkpoint had been written yet. ")
+                + "Lower trainer.optimizer.lr, set "
                 "trainer.grad_clip=1.0, or check the data for extreme values."
             )
         self.optimizer.zero_grad(set_to_none=True)

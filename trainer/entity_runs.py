@@ -16,23 +16,20 @@ import torch
 from data.timeseries.pipeline import TimeSeriesData
 from metric.timeseries import aggregate, compute_metrics
 from trainer.base import BEST
-from trainer.runner import run_one
+from trainer.runner import ENTITIES, run_one
 from trainer.ts_evaluator import CONCATENATION, render_markdown, vus_windows
 from util import distributed as dist
 from util.errors import CheckpointError
 from util.logging import get_logger, setup_logger
 from util.results import write_results_json
 
-ENTITIES = "entities"
-
-
 def entity_dir(run_dir: Path, name: str) -> Path:
     """Sub-run folder of one entity."""
     return Path(run_dir) / ENTITIES / name
 
 
-def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, device: torch.device, name: str) -> dict:
-    """Train (or test) one model per entity of ``data``, then write the aggregate into ``run_dir``."""
+def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, device: torch.device, name: str, evaluator) -> dict:  # noqa: ANN001
+    """Train (or test) one model per entity of ``data`` (each evaluated by ``evaluator``), then write the aggregate into ``run_dir``."""
     log = get_logger()
     for i, entity in enumerate(data.entities, 1):
         sub_dir = entity_dir(run_dir, entity.name)
@@ -46,7 +43,7 @@ def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, devi
         if dist.is_main():
             sub_dir.mkdir(parents=True, exist_ok=True)
         dist.barrier()
-        run_one(cfg, TimeSeriesData([entity], data.source), sub_dir, mode, device, name, sub_dir / BEST if mode == "test" else None)
+        run_one(cfg, TimeSeriesData([entity], data.source), sub_dir, mode, device, name, evaluator, sub_dir / BEST if mode == "test" else None)
     if dist.is_main():
         setup_logger(run_dir)  # -m test pointed the log at the last sub-run
     window = vus_windows(cfg["evaluation"].get("vus_window", 100), {e.name: e.test for e in data.entities})[CONCATENATION]

@@ -1,6 +1,7 @@
 """The one evaluator of every image detector (ADer conventions).
 
-It scores each test image once, smooths the anomaly maps (Gaussian, sigma 4 as MambaAD/MTAD),
+It scores each test image once, smooths the anomaly maps (Gaussian; MambaAD/MTAD's sigma of 4 px
+at 256 px, scaled with the image size unless set),
 takes the map maximum as the image score unless the detector gives one, computes the seven
 image metrics and mAD per class and their mean over classes, and writes ``results.json``,
 ``results.md`` and one figure per class (input / ground truth / anomaly map) to ``plots/``.
@@ -30,6 +31,8 @@ from util.device import move_batch  # noqa: E402
 from util.registry import EVALUATORS  # noqa: E402
 from util.results import write_results_json
 
+# MambaAD and MTAD blur their maps with sigma 4 px at 256 px; other sizes scale it.
+REFERENCE_SIGMA, REFERENCE_SIDE = 4.0, 256
 COLUMNS = ("I-AUROC", "I-AP", "I-F1max", "P-AUROC", "P-AP", "P-F1max", "AUPRO", "mAD")
 
 
@@ -51,7 +54,8 @@ class ImageEvaluator:
     """Evaluates an image detector on every test image (see the module docstring).
 
     Args:
-        gaussian_sigma: sigma (px) of the Gaussian applied to each anomaly map; 0 disables it
+        gaussian_sigma: sigma (px) of the Gaussian applied to each anomaly map; None: 4 px per
+            256 px of map side (the papers' 4 px at 256 px, 2 px at 128 px); 0 disables it
             (detectors return unsmoothed maps).
         max_pixels_for_metrics: above this many pixels per class, pixel metrics use every k-th
             pixel (recorded in the results); None uses all of them.
@@ -61,13 +65,17 @@ class ImageEvaluator:
 
     def __init__(
         self,
-        gaussian_sigma: float = 4.0,
+        gaussian_sigma: float | None = None,
         max_pixels_for_metrics: int | None = 20_000_000,
         save_grid: bool = True,
         grid_images: int = 8,
     ) -> None:
         self.sigma, self.max_pixels = gaussian_sigma, max_pixels_for_metrics
         self.save_grid, self.grid_images = save_grid, grid_images
+
+    def blur_sigma(self, side: int) -> float:
+        """Sigma (px) of the Gaussian for maps of ``side`` px (see ``gaussian_sigma``)."""
+        return REFERENCE_SIGMA * side / REFERENCE_SIDE if self.sigma is None else float(self.sigma)
 
     def evaluate(self, detector: Detector, data: ImageData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
         """Score the test set, write the reports into ``run_dir``; return the results (as in ``results.json``)."""
@@ -80,12 +88,13 @@ class ImageEvaluator:
             for cls, c in collected.items()
         }
         n_images = sum(len(c["labels"]) for c in collected.values())
+        side = next(iter(collected.values()))["masks"].shape[-1]
         results = {
             "detector": (info or {}).get("detector", type(detector).__name__),
             "metrics": mean_over_classes(per_class),
             "per_class": per_class,
             "dataset": {"description": data.describe(), "classes": list(collected), "test_images": n_images},
-            "gaussian_sigma": self.sigma,
+            "gaussian_sigma": self.blur_sigma(side),
             "max_pixels_for_metrics": self.max_pixels,
             "test_images_per_second": n_images / seconds,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
@@ -109,8 +118,9 @@ class ImageEvaluator:
         for batch in tqdm(data.test_loader(), desc="testing", leave=False, dynamic_ncols=True):
             masks = batch["mask"][:, 0].numpy().astype(bool)
             maps, scores = anomaly_maps(detector.score(move_batch(batch, device)), masks.shape[-2:])
-            if self.sigma:
-                maps = gaussian_filter(maps, sigma=(0, self.sigma, self.sigma))
+            sigma = self.blur_sigma(masks.shape[-1])
+            if sigma:
+                maps = gaussian_filter(maps, sigma=(0, sigma, sigma))
             scores = maps.reshape(len(maps), -1).max(axis=1) if scores is None else scores
             for i, cls in enumerate(batch["cls"]):
                 part = parts[cls]

@@ -3,12 +3,20 @@
     python run.py -c CONFIG -m predict checkpoint=RUN data.path=new.csv
 
 Everything comes from the run folder (``calibration.json``, written when the run was evaluated):
-the window and stride, the training scaler statistics, the threshold and (after an evaluation with
-``evaluation.entity_scaling=val``) the entity's score scaling, so the training data is never read
-again. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for CSV, a
-memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next,
-and the scores equal a one-shot pass over the whole series (same windows, same averaging).
-Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png``.
+the window and stride, the training scaler statistics, the threshold, (after an evaluation with
+``evaluation.entity_scaling=val``) the entity's score scaling, and how the training files laid
+out their columns, so the training data is never read again. A CSV is read with the run's
+delimiter; its feature columns are matched to the training ones by name (any order; extra
+columns, the run's label column and a pandas index are left out) when the training files named
+them, else by position; its timestamps (``predict.timestamp_column``, else the run's timestamp
+column, else one named timestamp/time/date/datetime) are checked for time order over the whole
+file as the loaders' are (``data.timeseries.validate.time_order``). A ``.npy`` goes by
+position. The file is streamed in ``predict.chunk_size`` rows (pandas ``chunksize`` for CSV, a
+memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for the next, and the
+scores equal a one-shot pass over the whole series (same windows, same averaging).
+Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png`` into ``predict.output``,
+by default a new folder ``<run>/predict/<file name>/`` (``-1``, ``-2``, ... when taken), so no
+earlier prediction is overwritten. Time series only: image runs are evaluated with ``-m test``.
 """
 from __future__ import annotations
 
@@ -20,28 +28,37 @@ import numpy as np
 import pandas as pd
 import torch
 
+from data.timeseries.csv import feature_columns_of
+from data.timeseries.validate import TimeOrder, empty_table_message, other_delimiter, time_order
 from metric.timeseries.suite import predictions
 from trainer.base import BEST, restore_weights
 from util import distributed as dist
 from util.checkpoint import load_checkpoint
+from util.config import load as load_config
 from util.errors import CheckpointError, ConfigError, DataError
+from util.folders import missing_folders, remove_created, unused_path
 from util.logging import get_logger
-from util.registry import DETECTORS
+from util.registry import DATASETS, DETECTORS
 
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 CALIBRATION = "calibration.json"
+DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     """Score ``cfg["predict"]["path"]`` with the run's detector; returns a summary dict."""
     options = cfg["predict"]
+    _refuse_images(cfg, f"data.type={cfg['data']['type']} is an image dataset")
     if not options.get("path"):
         raise ConfigError("-m predict needs the series to score: add data.path=FILE (a .csv or .npy), e.g. data.path=new.csv.")
     if not dist.is_main():
         return {}
     path = Path(options["path"])
+    if (run_dir / "config.py").is_file():
+        _refuse_images(load_config(run_dir / "config.py"), f"{run_dir} is an image run")
     ckpt, run_dir = _entity_run(ckpt, run_dir, options.get("entity"))
     calibration = read_calibration(run_dir)
+    columns = calibration.get("columns") or {}  # runs evaluated before columns were recorded: by position
     entity = _entity(calibration, options.get("entity"), run_dir)
     threshold = np.asarray(calibration["threshold"], dtype=np.float64)
     if threshold.ndim:
@@ -50,17 +67,18 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     detector = DETECTORS.build(cfg["model"], n_features=n_features, window=window).to(device)
     restore_weights(detector, load_checkpoint(ckpt, map_location=device), cfg["model"], ckpt)
     detector.eval()
+    detector.score_features = calibration.get("scored_features")  # as the run was evaluated
 
-    shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float32) for k in ("shift", "scale"))
+    shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float64) for k in ("shift", "scale"))
     cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path, shift)
     pending: list[np.ndarray] = []  # timestamps of rows read but not yet written
 
     def scaled_values() -> Iterator[np.ndarray]:
-        for stamps, values in read_chunks(path, int(options["chunk_size"]), n_features, options.get("timestamp_column")):
+        for stamps, values in read_chunks(path, int(options["chunk_size"]), n_features, columns, options.get("timestamp_column")):
             pending.append(stamps)
-            yield (cleaner(values) - shift) / scale
+            yield ((cleaner(values) - shift) / scale).astype(np.float32)
 
-    out_dir = Path(options["output"]) if options.get("output") else run_dir / "predict" / path.stem
+    out_dir = Path(options["output"]) if options.get("output") else unused_path(run_dir / "predict" / path.name)
     score_scaling = calibration.get("score_scaling", {}).get(entity, {"center": 0.0, "spread": 1.0})
     raw = stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"])
     calibrated = ((s - score_scaling["center"]) / score_scaling["spread"] for s in raw)  # the units the threshold was set in
@@ -75,30 +93,35 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
 def write_scores(stream: Iterator[np.ndarray], pending: list[np.ndarray], threshold: float, out_dir: Path) -> list[np.ndarray]:
     """Write ``scores.csv`` as scores arrive (timestamps taken from ``pending``); returns the scores.
 
-    The folder is created with the first scores, and a failure part-way removes the partial
-    file (and the folders it created), so a bad input leaves nothing behind.
+    Rows go to ``scores.csv.part``, renamed to ``scores.csv`` once complete: a failure part-way
+    removes it (and the folders it created) and leaves an earlier ``scores.csv`` untouched.
     """
     parts: list[np.ndarray] = []
-    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]
-    target = out_dir / "scores.csv"
+    created = missing_folders(out_dir)
+    target, partial = out_dir / "scores.csv", out_dir / "scores.csv.part"
     try:
         for scores in stream:
             if not parts:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                target.write_text("timestamp,score,is_anomaly\n")
+                partial.write_text("timestamp,score,is_anomaly\n")
             stamps = np.concatenate(pending)
             pending[:] = [stamps[len(scores) :]]
             flags = predictions(scores, None, threshold).astype(int)
             frame = pd.DataFrame({"timestamp": stamps[: len(scores)], "score": scores, "is_anomaly": flags})
-            frame.to_csv(target, mode="a", header=False, index=False)
+            frame.to_csv(partial, mode="a", header=False, index=False)
             parts.append(scores.astype(np.float32))
     except BaseException:
-        target.unlink(missing_ok=True)
-        for folder in created:
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        partial.unlink(missing_ok=True)
+        remove_created(created)
         raise
+    partial.replace(target)
     return parts
+
+
+def _refuse_images(cfg: dict, what: str) -> None:
+    """Predict scores time series only: a ``ConfigError`` saying ``what`` for an image config."""
+    if getattr(DATASETS.get(cfg["data"]["type"]), "family", "timeseries") == "image":
+        raise ConfigError(f"-m predict scores time series only, and {what}. Evaluate image runs with -m test.")
 
 
 def _entity_run(ckpt: Path, run_dir: Path, entity: str | None) -> tuple[Path, Path]:
@@ -131,8 +154,9 @@ def _entity(calibration: dict, entity: str | None, run_dir: Path) -> str:
     return entity
 
 
-def read_chunks(path: Path, chunk_size: int, n_features: int, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(timestamps, values ``(rows, n_features)`` float32) per chunk of a .csv or .npy file."""
+def read_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(timestamps, values ``(rows, n_features)`` float32) per chunk of a .csv or .npy file; a CSV
+    is read as the run's ``columns`` describe its training files (see module docstring)."""
     if not path.is_file():
         raise DataError(f"data.path={path}: file not found. Give an existing .csv or .npy file.")
     if chunk_size < 1:
@@ -140,7 +164,7 @@ def read_chunks(path: Path, chunk_size: int, n_features: int, timestamp_column: 
     if path.suffix == ".npy":
         yield from _npy_chunks(path, chunk_size, n_features)
     elif path.suffix in (".csv", ".txt"):
-        yield from _csv_chunks(path, chunk_size, n_features, timestamp_column)
+        yield from _csv_chunks(path, chunk_size, n_features, columns, timestamp_column)
     else:
         raise DataError(f"data.path={path}: unsupported file type '{path.suffix}'; give a .csv or .npy file.")
 
@@ -158,40 +182,79 @@ def _npy_chunks(path: Path, chunk_size: int, n_features: int) -> Iterator[tuple[
         yield np.arange(start, start + len(values)), values
 
 
-def _csv_chunks(path: Path, chunk_size: int, n_features: int, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _csv_chunks(path: Path, chunk_size: int, n_features: int, columns: dict, timestamp_column: str | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    delimiter = columns.get("delimiter") or ","
+    separated = f"{DELIMITER_WORDS.get(delimiter, repr(delimiter))}-separated"
+    features: list[str] | None = None
+    row, order = 0, TimeOrder()
+    last_stamp: np.ndarray | None = None
     try:
-        reader = pd.read_csv(path, chunksize=chunk_size)
-        first = True
-        row = 0
-        for frame in reader:
-            if first:
-                stamp_col = _timestamp_column(frame, timestamp_column, path)
-                features = [c for c in frame.columns if c != stamp_col]
-                if len(features) != n_features:
+        for frame in pd.read_csv(path, sep=delimiter, chunksize=chunk_size):
+            frame = frame.rename(columns=lambda c: str(c).strip())
+            if features is None:
+                if frame.empty:
+                    raise DataError(empty_table_message(f"data.path={path}"))
+                other = other_delimiter(str(frame.columns[0]), delimiter) if frame.shape[1] == 1 else None
+                if other is not None:
                     raise DataError(
-                        f"data.path={path} has {len(features)} value columns ({', '.join(map(str, features[:10]))}); the model expects "
-                        f"{n_features}. Keep one column per training feature (plus an optional timestamp column), comma-separated."
+                        f"data.path={path} has a single column when read {separated}, as the run's training files were; it looks "
+                        f"{DELIMITER_WORDS.get(other, repr(other))}-separated. Convert it to the run's delimiter {delimiter!r}."
                     )
-                first = False
+                stamp_col = _timestamp_column(frame, timestamp_column, columns.get("timestamp"), path)
+                features = _features(frame, path, n_features, columns, stamp_col, separated)
             bad = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
             if bad:
-                raise DataError(f"data.path={path}: column '{bad[0]}' is not numeric (near row {row + 1}). Check the delimiter (comma) and the values.")
-            stamps = frame[stamp_col].to_numpy() if stamp_col else np.arange(row, row + len(frame))
+                raise DataError(f"data.path={path}: column '{bad[0]}' is not numeric (near row {row + 1}). Check the values, and that the file is {separated} like the run's training files.")
+            if stamp_col:
+                stamps = frame[stamp_col].to_numpy()
+                order += time_order(stamps, row) if last_stamp is None else time_order(np.concatenate([last_stamp, stamps]), row - 1)
+                last_stamp = stamps[-1:]
+            else:
+                stamps = np.arange(row, row + len(frame))
             yield stamps, frame[features].to_numpy(dtype=np.float32)
             row += len(frame)
-        if first:
-            raise DataError(f"data.path={path} has a header but no rows; give at least one window of data.")
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"data.path={path} is empty; give a CSV with a header row and one column per feature.") from exc
     except pd.errors.ParserError as exc:
-        raise DataError(f"data.path={path} could not be parsed as CSV ({exc}). Use a comma-separated file with one header row.") from exc
+        raise DataError(f"data.path={path} could not be parsed as CSV ({exc}). Use a {separated} file with one header row.") from exc
+    warning = order.check(f"data.path={path}: the timestamps")  # for the whole file: its scores are kept only if this passes
+    if warning:
+        get_logger().warning(warning)
 
 
-def _timestamp_column(frame: pd.DataFrame, wanted: str | None, path: Path) -> str | None:
+def _features(frame: pd.DataFrame, path: Path, n_features: int, columns: dict, stamp_col: str | None, separated: str) -> list[str]:
+    """The feature columns of a new CSV: the run's feature names (any order), else all but the
+    timestamp, label and index columns, by position."""
+    label, names = columns.get("label"), columns.get("features")
+    if names is None:
+        features = feature_columns_of(frame, path, label, stamp_col, None)
+        if len(features) != n_features:
+            raise DataError(
+                f"data.path={path} has {len(features)} value columns ({', '.join(map(str, features[:10]))}); the model expects "
+                f"{n_features}. Keep one column per training feature (plus an optional timestamp column), {separated}."
+            )
+        return features
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise DataError(
+            f"data.path={path} lacks the column(s) {missing[:10]} the run was trained on (its features: {', '.join(names[:12])}; "
+            f"this file has: {', '.join(map(str, frame.columns[:12]))}). Columns are matched by name: give the file the training "
+            f"header ({separated})."
+        )
+    extra = [str(c) for c in frame.columns if c not in (*names, stamp_col, label)]
+    if extra:
+        get_logger().warning("data.path=%s: column(s) %s are not features of the run; left out.", path, extra[:10])
+    return list(names)
+
+
+def _timestamp_column(frame: pd.DataFrame, wanted: str | None, recorded: str | None, path: Path) -> str | None:
+    """``predict.timestamp_column``, else the run's timestamp column when present, else a column named like a timestamp."""
     if wanted is not None:
         if wanted not in frame.columns:
             raise ConfigError(f"predict.timestamp_column='{wanted}' is not a column of {path} (columns: {', '.join(map(str, frame.columns[:10]))}).")
         return wanted
+    if recorded is not None and recorded in frame.columns:
+        return recorded
     return next((c for c in frame.columns if str(c).lower() in TIMESTAMP_NAMES), None)
 
 

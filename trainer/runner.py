@@ -14,7 +14,8 @@ from util import distributed as dist
 from util.checkpoint import load_checkpoint
 from util.config import config_hash, dumps, load
 from util.device import select_device
-from util.errors import CheckpointError, ConfigError
+from util.errors import CheckpointError, ConfigError, Interrupted, UserError
+from util.folders import missing_folders, remove_created, unused_path
 from util.logging import get_logger, setup_logger
 from util.profile import parameter_count, profile_flops
 from util.registry import DATASETS, DETECTORS, EVALUATORS, TRAINERS
@@ -22,10 +23,12 @@ from util.seed import seed_everything
 
 RUNS_ROOT = Path("runs")
 ENTITY_MODES = ("joint", "separate")
+ENTITIES = "entities"  # sub-runs of an entity_mode=separate run
 CALIBRATION = "calibration.json"
-# Command-line spellings of run-level keys (the issue's ``data.path=new.csv``): they are not
-# dataset constructor arguments, so they live in top-level sections of the config.
-ALIASES = {"data.path": "predict.path", "data.entity_mode": "entity_mode", "data.timestamp_column": "predict.timestamp_column"}
+# Command-line spellings of run-level keys (``data.path=new.csv``): they are not dataset
+# constructor arguments, so they live in top-level sections of the config. (Dataset keys such
+# as data.timestamp_column are never aliased: the loaders read them.)
+ALIASES = {"data.path": "predict.path", "data.entity_mode": "entity_mode"}
 # Keys a resumed run may change; anything else must match the run's saved config.py.
 RESUMABLE = ("work_dir", "checkpoint", "device", "num_threads", "evaluation", "predict",
              "trainer.epochs", "trainer.max_steps", "trainer.resume", "trainer.progress", "trainer.log_every", "trainer.patience")
@@ -50,11 +53,7 @@ def config_name(path: str | Path) -> str:
 
 def new_run_dir(name: str) -> Path:
     """``runs/<name>/<timestamp>``, never an existing folder."""
-    base = RUNS_ROOT / name / time.strftime("%Y%m%d-%H%M%S")
-    candidate, n = base, 1
-    while candidate.exists():
-        candidate, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return candidate
+    return unused_path(RUNS_ROOT / name / time.strftime("%Y%m%d-%H%M%S"))
 
 
 def _flatten(node: object, prefix: str = "") -> dict[str, object]:
@@ -84,13 +83,14 @@ def check_resume_config(cfg: dict, run_dir: Path) -> None:
         )
 
 
-def train_run_dir(cfg: dict, name: str) -> Path:
-    """The folder a training run writes to; refuses to overwrite another run's checkpoints."""
+def train_run_dir(cfg: dict, name: str) -> tuple[Path, list[Path]]:
+    """(the folder a training run writes to, the folders creating it added); refuses to
+    overwrite another run's checkpoints."""
     if cfg["work_dir"] is None:
         run_dir = new_run_dir(name)
     else:
         run_dir = Path(cfg["work_dir"])
-        has_run = (run_dir / LAST).exists() or (run_dir / "entities").is_dir()
+        has_run = (run_dir / LAST).exists() or (run_dir / ENTITIES).is_dir()
         if has_run and not cfg["trainer"].get("resume", False):
             raise ConfigError(
                 f"work_dir={run_dir} already holds a training run. Continue it with trainer.resume=true, "
@@ -98,16 +98,33 @@ def train_run_dir(cfg: dict, name: str) -> Path:
             )
         if has_run:
             check_resume_config(cfg, run_dir)
+    created = missing_folders(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{dist.rank()}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
+        remove_created(created)
         raise ConfigError(f"Cannot write the run folder {run_dir}: {exc}. Choose a writable work_dir=PATH.") from exc
     for stale in run_dir.glob(".*.tmp-*"):  # half-written checkpoints of a killed run
         stale.unlink(missing_ok=True)
-    return run_dir
+    return run_dir, created
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a training checkpoint (its own or an entity sub-run's)."""
+    return (run_dir / LAST).is_file() or any((run_dir / ENTITIES).glob(f"*/{LAST}"))
+
+
+def discard_unfinished(run_dir: Path, created: list[Path]) -> bool:
+    """Remove the folders a failed training command created when no checkpoint was written
+    (they hold only its log); returns whether the run folder is gone."""
+    if not created or has_checkpoint(run_dir):
+        return False
+    setup_logger(None)  # closes run_dir/log.txt
+    remove_created(created)
+    return True
 
 
 def test_checkpoint(cfg: dict, name: str) -> tuple[Path, Path]:
@@ -118,7 +135,7 @@ def test_checkpoint(cfg: dict, name: str) -> tuple[Path, Path]:
         return ckpt, Path(cfg["work_dir"]) if cfg["work_dir"] else ckpt.parent
     if cfg["work_dir"] is not None:
         return Path(cfg["work_dir"]) / BEST, Path(cfg["work_dir"])
-    runs = sorted(p for p in (RUNS_ROOT / name).glob("*") if (p / BEST).is_file() or (p / "entities").is_dir()) if (RUNS_ROOT / name).is_dir() else []
+    runs = sorted(p for p in (RUNS_ROOT / name).glob("*") if (p / BEST).is_file() or (p / ENTITIES).is_dir()) if (RUNS_ROOT / name).is_dir() else []
     if not runs:
         raise CheckpointError(
             f"No trained run of '{name}' under {RUNS_ROOT / name}. Train first (-m train), or pass work_dir=RUN or checkpoint=PATH."
@@ -133,11 +150,54 @@ def _check_entity_mode(cfg: dict) -> str:
     return mode
 
 
-def run(config_path: str, mode: str, overrides: list[str]) -> dict | None:
-    """Run one mode of ``run.py``; returns the results dict for train/test/predict."""
+def _check_test_layout(entity_mode: str, ckpt: Path, run_dir: Path) -> None:
+    """``-m test``: the run must exist and have been trained with this ``entity_mode``."""
+    separate_run = (run_dir / ENTITIES).is_dir() and not ckpt.is_file()
+    if entity_mode == "joint" and separate_run:
+        raise ConfigError(f"{run_dir} holds one model per entity (trained with entity_mode=separate); test it with entity_mode=separate.")
+    if entity_mode == "separate" and ckpt.is_file() and not (run_dir / ENTITIES).is_dir():
+        raise ConfigError(f"{run_dir} holds one model over all entities (trained with entity_mode=joint); test it without entity_mode=separate.")
+    if entity_mode == "joint" and not ckpt.is_file():
+        raise CheckpointError(f"Checkpoint not found: {ckpt}. Train first (-m train) or pass checkpoint=PATH.")
+
+
+def check_evaluable(evaluator, data) -> None:  # noqa: ANN001
+    """Before any training step: refuse an evaluation that cannot run on ``data`` (validation
+    scores needed but no validation split); warn when the test labels hold no anomaly."""
+    if data.family != "timeseries":
+        return
+    needs_val = [f"evaluation.threshold.type={evaluator.threshold_cfg['type']}"] if evaluator.rule.uses_val_scores else []
+    needs_val += ["evaluation.entity_scaling=val"] if evaluator.entity_scaling == "val" else []
+    if needs_val and any(not len(e.val) for e in data.entities):
+        raise ConfigError(
+            f"{' and '.join(needs_val)} need{'s' if len(needs_val) == 1 else ''} validation scores, but data.val_fraction={data.source.val_fraction} leaves no "
+            "validation split. Set data.val_fraction > 0 (e.g. 0.2), or use a rule that needs none (evaluation.protocol=legacy)."
+        )
+    clean = [e.name for e in data.entities if not e.test_labels.any()]
+    if not clean:
+        return
+    cut = f" data.max_points={data.source.max_points} cut each test series to its first {data.source.max_points} steps: raise it." if data.source.max_points else " Check the labels."
+    if len(clean) == len(data.entities):
+        get_logger().warning("The test labels hold no anomaly: AUC, F1, VUS and every other metric that needs one will be n/a.%s", cut)
+    else:
+        shown = ", ".join(clean[:10]) + (" ..." if len(clean) > 10 else "")
+        get_logger().warning("%d of %d entities have no anomaly in their test labels (%s): their own metrics will be n/a.%s", len(clean), len(data.entities), shown, cut)
+
+
+def run(config_path: str, mode: str, overrides: list[str], report: bool = True) -> dict | None:
+    """Run one mode of ``run.py``; returns the results dict for train/test/predict.
+
+    Every part of the config (evaluator and threshold rule included) is built and checked
+    against the data before the first training step. A training command that fails or is
+    interrupted before its first checkpoint removes the run folder it created. ``report``:
+    print ``results.md``.
+    """
     cfg = load(config_path, expand_aliases(overrides))
     name = config_name(config_path)
     entity_mode = _check_entity_mode(cfg)
+    if entity_mode == "separate" and cfg["data"].get("scaler_scope", "auto") == "auto":
+        cfg["data"]["scaler_scope"] = "entity"  # one model per entity: one scaler per entity
+    evaluator = EVALUATORS.build(cfg["evaluation"]) if mode != "predict" else None
     device = dist.init_from_env(select_device(cfg["device"]))
     if cfg["num_threads"]:
         torch.set_num_threads(int(cfg["num_threads"]))
@@ -150,50 +210,75 @@ def run(config_path: str, mode: str, overrides: list[str]) -> dict | None:
         return predict(cfg, *test_checkpoint(cfg, name), device)
 
     run_dir = ckpt = None
+    created: list[Path] = []
     if mode == "train":
-        run_dir = dist.broadcast_object(train_run_dir(cfg, name) if dist.is_main() else None)
+        run_dir, created = dist.broadcast_object(train_run_dir(cfg, name) if dist.is_main() else (None, []))
         if dist.is_main():
             setup_logger(run_dir)
     elif mode == "test":
         ckpt, run_dir = test_checkpoint(cfg, name)
-        if entity_mode == "joint" and not ckpt.is_file():
-            raise CheckpointError(f"Checkpoint not found: {ckpt}. Train first (-m train) or pass checkpoint=PATH.")
-    log.info("config %s (%s), mode %s, device %s%s", config_path, config_hash(cfg), mode, device, f", run folder {run_dir}" if run_dir else "")
+        _check_test_layout(entity_mode, ckpt, run_dir)
+    try:
+        results = _run_mode(cfg, config_path, mode, name, entity_mode, evaluator, run_dir, ckpt, device)
+    except (UserError, KeyboardInterrupt) as exc:
+        gone = mode == "train" and dist.is_main() and discard_unfinished(run_dir, created)
+        if isinstance(exc, KeyboardInterrupt) and mode == "train":
+            if has_checkpoint(run_dir):
+                hint = f"continue the run with: python run.py -c {run_dir / 'config.py'} -m train trainer.resume=true work_dir={run_dir}"
+            else:
+                hint = f"no checkpoint was written yet{f', so the run folder {run_dir} was removed' if gone else ''}; start the run again."
+            raise Interrupted(hint) from exc
+        raise
+    if results is not None and dist.is_main():
+        if report:
+            print((run_dir / "results.md").read_text())
+        log.info("results written to %s", run_dir)
+    return results
 
+
+def _run_mode(cfg: dict, config_path: str, mode: str, name: str, entity_mode: str, evaluator, run_dir: Path | None, ckpt: Path | None, device: torch.device) -> dict | None:  # noqa: ANN001
+    """Read the data, then profile, or train and evaluate, or evaluate (see ``run``)."""
+    log = get_logger()
+    log.info("config %s (%s), mode %s, device %s%s", config_path, config_hash(cfg), mode, device, f", run folder {run_dir}" if run_dir else "")
     seed_everything(cfg["seed"])
     data = DATASETS.build(cfg["data"]).prepare()
     log.info("data: %s", data.describe())
     if mode == "profile":
-        print(build_detector(cfg, data, device)[1])
+        print(build_detector(cfg, data, device, log_table=False)[1])
         return None
+    check_evaluable(evaluator, data)
     if mode == "train" and dist.is_main():
         (run_dir / "config.py").write_text(dumps(cfg))
         log.info("resolved config:\n%s", dumps(cfg))
     if entity_mode == "separate":
         from trainer.entity_runs import run_separate
 
-        results = run_separate(cfg, data, run_dir, mode, device, name)
-    else:
-        results = run_one(cfg, data, run_dir, mode, device, name, ckpt)
-    if dist.is_main():
-        print((run_dir / "results.md").read_text())
-        log.info("results written to %s", run_dir)
-    return results
+        return run_separate(cfg, data, run_dir, mode, device, name, evaluator)
+    return run_one(cfg, data, run_dir, mode, device, name, evaluator, ckpt)
 
 
-def build_detector(cfg: dict, data, device: torch.device) -> tuple[torch.nn.Module, str, dict]:  # noqa: ANN001
-    """(seeded detector on ``device``, FLOP table, facts for results) for ``data``."""
+_FLOP_COUNTS: dict[tuple, tuple[int | None, str]] = {}  # (model config, shape, device) -> (FLOPs, table)
+
+
+def build_detector(cfg: dict, data, device: torch.device, log_table: bool = True) -> tuple[torch.nn.Module, str, dict]:  # noqa: ANN001
+    """(seeded detector on ``device``, FLOP table, facts for results) for ``data``; the table is
+    logged with the parameter count unless ``log_table`` is False (``-m profile`` prints it)."""
     seed_everything(cfg["seed"])
     detector = DETECTORS.build(cfg["model"], **data.model_kwargs).to(device)
     params = parameter_count(detector)
-    flops, table = profile_flops(detector, {k: v.to(device) for k, v in data.example_batch(1).items()})
-    get_logger().info("parameters: %s total, %s trainable; FLOPs per window: %s\n%s", f"{params['total']:,}", f"{params['trainable']:,}", f"{flops:,}" if flops else "n/a", table)
+    key = (config_hash(cfg["model"]), tuple(sorted(data.model_kwargs.items())), str(device))
+    if key not in _FLOP_COUNTS:  # the entities of an entity_mode=separate run share one architecture: count once
+        _FLOP_COUNTS[key] = profile_flops(detector, {k: v.to(device) for k, v in data.example_batch(1).items()})
+    flops, table = _FLOP_COUNTS[key]
+    get_logger().info("parameters: %s total, %s trainable; FLOPs per window: %s%s", f"{params['total']:,}", f"{params['trainable']:,}", f"{flops:,}" if flops else "n/a", f"\n{table}" if log_table else "")
     return detector, table, {"parameters": params["total"], "flops_per_window": flops}
 
 
-def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, name: str, ckpt: Path | None = None) -> dict:  # noqa: ANN001
-    """Train (``mode == "train"``) or load ``ckpt``, then evaluate ``data`` into ``run_dir``."""
+def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, name: str, evaluator, ckpt: Path | None = None) -> dict:  # noqa: ANN001
+    """Train (``mode == "train"``) or load ``ckpt``, then evaluate ``data`` into ``run_dir`` with ``evaluator``."""
     detector, _, facts = build_detector(cfg, data, device)
+    if data.family == "timeseries":
+        evaluator.check_detector(detector, data)  # before the first step: can it score what evaluation.score_features asks?
     if mode == "train":
         trainer = TRAINERS.build(cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=device, seed=cfg["seed"], model_cfg=cfg["model"])
         trainer.fit()
@@ -204,7 +289,7 @@ def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, nam
         run_dir.mkdir(parents=True, exist_ok=True)
         setup_logger(run_dir)
     info = {"detector": cfg["model"]["type"], "config": name, "config_hash": config_hash(cfg), "seed": cfg["seed"], "checkpoint": str(ckpt), **facts}
-    results = EVALUATORS.build(cfg["evaluation"]).evaluate(detector, data, run_dir, device, info)
+    results = evaluator.evaluate(detector, data, run_dir, device, info)
     if dist.is_main() and data.family == "timeseries":  # predict (time series only) reads it
         write_calibration(run_dir, data, results)
     return results
@@ -219,7 +304,9 @@ def write_calibration(run_dir: Path, data, results: dict) -> None:  # noqa: ANN0
         "test_stride": data.test_stride,
         "batch_size": data.batch_size,
         "n_features": data.n_features,
+        "columns": data.source.columns(),  # feature names, timestamp/label columns, delimiter: predict reads new files the same way
         "scalers": {e.name: {"shift": e.shift.tolist(), "scale": e.scale.tolist()} for e in data.entities},
         "score_scaling": results.get("score_scaling", {}),  # per entity (evaluation.entity_scaling=val); empty: raw scores
+        "scored_features": results.get("scored_features"),  # feature indices the score reads (None: all)
     }
     (run_dir / CALIBRATION).write_text(json.dumps(calibration, indent=1))

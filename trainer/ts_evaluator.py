@@ -47,6 +47,8 @@ def vus_windows(vus_window: int | str, test_series: dict[str, np.ndarray]) -> di
         return dict.fromkeys([*test_series, CONCATENATION], int(vus_window))
     windows = {name: dominant_period(series) for name, series in test_series.items()}
     return windows | {CONCATENATION: dominant_period(np.concatenate(list(test_series.values())))}
+SCORE_FEATURES = ("all", "labelled")
+SPREAD_FLOOR = 0.01  # entity scaling: smallest spread, as a fraction of the median entity's
 
 
 @torch.inference_mode()
@@ -71,12 +73,23 @@ def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, d
     return fold_window_scores(np.concatenate([g[1] for g in gathered]), np.concatenate([g[0] for g in gathered]), len(series))
 
 
-def validation_scaling(val_scores: np.ndarray, entity: str) -> dict[str, float]:
-    """``center`` (median) and ``spread`` (IQR; else the std; else 1) of one entity's validation scores."""
-    if not len(val_scores):
-        raise ConfigError(f"evaluation.entity_scaling=val needs validation scores, but entity '{entity}' has none; raise data.val_fraction.")
-    spread = float(np.subtract(*np.percentile(val_scores, [75, 25]))) or float(np.std(val_scores)) or 1.0
-    return {"center": float(np.median(val_scores)), "spread": spread}
+def validation_scaling(val_scores: dict[str, np.ndarray], floor: float = SPREAD_FLOOR) -> dict[str, dict[str, float]]:
+    """Per entity ``center`` (median) and ``spread`` (IQR) of its validation scores.
+
+    No entity's spread may fall below ``floor`` times the median spread over all entities: a
+    channel whose validation scores are (nearly) constant would otherwise divide its test scores
+    by float noise (an IQR of 1e-17 has been seen) and outrank every other channel. Without any
+    positive IQR the std stands in, then 1.
+    """
+    empty = [name for name, v in val_scores.items() if not len(v)]
+    if empty:
+        raise ConfigError(f"evaluation.entity_scaling=val needs validation scores, but entity '{empty[0]}' has none; raise data.val_fraction.")
+    scores = {name: np.asarray(v, dtype=np.float64) for name, v in val_scores.items()}
+    centers = {name: float(np.median(v)) for name, v in scores.items()}
+    iqrs = {name: float(np.subtract(*np.percentile(v, [75, 25]))) for name, v in scores.items()}
+    positive = [s for s in iqrs.values() if s > 0] or [s for s in (float(np.std(v)) for v in scores.values()) if s > 0]
+    minimum = floor * float(np.median(positive)) if positive else 0.0
+    return {name: {"center": centers[name], "spread": max(iqrs[name], minimum) or 1.0} for name in scores}
 
 
 @EVALUATORS.register("timeseries")
@@ -91,9 +104,12 @@ class TimeSeriesEvaluator:
         vus_window: buffer of Range-AUC and VUS: a number of steps, or ``"period"`` for each
             series' dominant period, as TSB-AD sets it (``vus_windows``).
         entity_scaling: None (default: raw scores) or ``"val"``: each entity's scores minus the
-            median of its validation scores, divided by their interquartile range, before
-            thresholds and metrics, so that one model's scores on many channels share one scale
-            (no test data is used).
+            median of its validation scores, divided by their interquartile range (floored at 1%
+            of the median entity's), before thresholds and metrics, so that one model's scores on
+            many channels share one scale (no test data is used).
+        score_features: ``labelled`` (default): score from the features the dataset's labels
+            describe (``data.label_features``; SMAP/MSL: the telemetry), reported next to the
+            all-feature score; all features when the dataset declares none. ``all``: every feature.
         baselines: also evaluate random and z-score scores on the same data.
         plots: write ``plots/scores_<entity>.png``.
         max_plots: at most this many entity plots.
@@ -106,6 +122,7 @@ class TimeSeriesEvaluator:
         legacy_anomaly_ratio: float = 1.0,
         vus_window: int | str = 100,
         entity_scaling: str | None = None,
+        score_features: str = "labelled",
         baselines: bool = True,
         plots: bool = True,
         max_plots: int = 8,
@@ -116,15 +133,19 @@ class TimeSeriesEvaluator:
             raise ConfigError(f"evaluation.entity_scaling='{entity_scaling}' is unknown; use val (scale each entity's scores by its validation scores) or None.")
         if vus_window != "period" and (isinstance(vus_window, bool) or not isinstance(vus_window, int) or vus_window < 0):
             raise ConfigError(f"evaluation.vus_window={vus_window!r}: give a buffer in steps (an integer >= 0) or 'period' (TSB-AD's per-series period).")
+        if score_features not in SCORE_FEATURES:
+            raise ConfigError(f"evaluation.score_features='{score_features}' is unknown; use labelled (the features the labels describe) or all.")
         self.threshold_cfg = dict(type="anomaly_ratio", ratio=legacy_anomaly_ratio) if protocol == "legacy" else (threshold or dict(type="percentile", q=99.0))
         self.rule = THRESHOLDS.build(self.threshold_cfg)
-        self.protocol, self.vus_window, self.entity_scaling = protocol, vus_window, entity_scaling
+        self.protocol, self.vus_window, self.entity_scaling, self.score_features = protocol, vus_window, entity_scaling, score_features
         self.baselines, self.plots, self.max_plots = baselines, plots, max_plots
         self.log = get_logger()
 
     def evaluate(self, detector: Detector, data: TimeSeriesData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
         """Score, threshold and measure; write the reports into ``run_dir``; return results."""
         run_dir = Path(run_dir)
+        features = self.check_detector(detector, data)
+        detector.score_features = features
         model_scores, scaling = self._scale(self._score_all(detector, data, device, progress=True), data)
         windows = vus_windows(self.vus_window, {e.name: e.test for e in data.entities})
         results = {
@@ -133,6 +154,9 @@ class TimeSeriesEvaluator:
             "protocol": self.protocol,
             "entity_scaling": self.entity_scaling,
             "score_scaling": scaling,
+            "score_features": self.score_features,
+            "scored_features": features,
+            "label_features": data.label_features,
             "threshold_rule": self._rule_description(),
             "point_adjustment": "pa_* keys only (legacy); every other metric is computed without point adjustment",
             "vus_window": self.vus_window,
@@ -141,8 +165,13 @@ class TimeSeriesEvaluator:
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
             **(info or {}),
         }
+        if features is not None:  # the all-feature score next to the headline
+            detector.score_features = None
+            every = self._measure(self._scale(self._score_all(detector, data, device, progress=True), data)[0], data, windows)
+            detector.score_features = features
+            results["all_features"] = {"metrics": every["metrics"], "mean_over_entities": every["mean_over_entities"]}
         if self.baselines:
-            measured = {name: self._measure(self._scale(self._score_all(self._fit_baseline(name, data), data, torch.device("cpu")), data)[0], data, windows) for name in BASELINES}
+            measured = {name: self._measure(self._scale(self._score_baseline(name, data, features), data)[0], data, windows) for name in BASELINES}
             results["baselines"] = {name: m["metrics"] for name, m in measured.items()}
             results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
@@ -162,27 +191,42 @@ class TimeSeriesEvaluator:
     def _score_all(self, detector: Detector, data: TimeSeriesData, device: torch.device, progress: bool = False) -> list[dict[str, np.ndarray]]:
         """Per entity: scores of its test and validation parts, and of its training part when
         the threshold rule needs it (the legacy train+test percentile)."""
+        return [self._score_entity(detector, data, entity, device, progress) for entity in data.entities]
+
+    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
+        train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
+        parts = {"test": entity.test, "val": entity.val, "train": train}
+        return {k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()}
+
+    def _score_baseline(self, name: str, data: TimeSeriesData, features: list[int] | None) -> list[dict[str, np.ndarray]]:
+        """A baseline's scores, entity by entity: the z-score is each entity's own per-channel z of
+        its raw values (floored as the pipeline floors it), whatever scaler the detector was given."""
         out = []
         for entity in data.entities:
-            train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
-            parts = {"test": entity.test, "val": entity.val, "train": train}
-            out.append({k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()})
+            baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
+            if name == "zscore":
+                baseline.use_statistics(*entity.zscore_statistics())
+            baseline.score_features = features
+            out.append(self._score_entity(baseline, data, entity, torch.device("cpu")))
         return out
+
+    def check_detector(self, detector: Detector, data: TimeSeriesData) -> list[int] | None:
+        """The feature indices to score ``detector`` from (None: all); ``ConfigError`` if it cannot."""
+        features = data.label_features if self.score_features == "labelled" else None
+        if features is not None and not detector.scores_feature_subsets:
+            raise ConfigError(
+                f"{type(detector).__name__} cannot score a subset of the features, but evaluation.score_features=labelled "
+                f"asks for the dataset's label_features {features}; set evaluation.score_features=all."
+            )
+        return features
 
     def _scale(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData) -> tuple[list[dict[str, np.ndarray]], dict[str, dict]]:
         """(``scores`` in the units of ``entity_scaling``, each entity's scaling: empty without one)."""
         if self.entity_scaling is None:
             return scores, {}
-        scaling = {e.name: validation_scaling(s["val"], e.name) for e, s in zip(data.entities, scores)}
+        scaling = validation_scaling({e.name: s["val"] for e, s in zip(data.entities, scores)})
         scaled = [{k: (v - scaling[e.name]["center"]) / scaling[e.name]["spread"] for k, v in s.items()} for e, s in zip(data.entities, scores)]
         return scaled, scaling
-
-    @staticmethod
-    def _fit_baseline(name: str, data: TimeSeriesData) -> Detector:
-        baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
-        if not baseline.trainable:
-            baseline.fit_offline(data.train_series())
-        return baseline
 
     def _measure(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData, windows: dict[str, int]) -> dict:
         test = np.concatenate([s["test"] for s in scores])
@@ -255,6 +299,10 @@ def _buffer_text(results: dict) -> str:
     return f"each series' dominant period (TSB-AD's find_length_rank): {shown}{' ...' if len(windows) > 8 else ''}"
 
 
+def _features_text(features: list[int] | None) -> str:
+    return "all" if features is None else "feature " + ", ".join(map(str, features)) + " only (the features the labels describe)"
+
+
 def render_markdown(results: dict) -> str:
     """The results as a markdown report (values in %)."""
     rule = results["threshold_rule"]
@@ -274,6 +322,7 @@ def render_markdown(results: dict) -> str:
         f"- Protocol: {results['protocol']}; threshold rule: {rule_text}" + (f" ({'; '.join(flags)})" if flags else " (validation scores only: no test data)"),
         "- Point adjustment: NOT applied, except in the separate legacy block.",
         *(["- Scores: each entity's minus the median of its validation scores, over their IQR (evaluation.entity_scaling=val)."] if results.get("entity_scaling") == "val" else []),
+        f"- Scored features: {_features_text(results.get('scored_features'))} (evaluation.score_features={results.get('score_features', 'all')}).",
         f"- Range-AUC/VUS buffer: {_buffer_text(results)}. Values in %; n/a = undefined (e.g. no anomaly in the test labels).",
         "",
         "## Threshold-free (continuous scores)",
@@ -285,6 +334,11 @@ def render_markdown(results: dict) -> str:
         "## Legacy: point-adjusted (inflated; a random score reaches high PA-F1, see docs/evaluation.md)",
         *_table(rows, LEGACY_COLUMNS),
     ]
+    if "all_features" in results:
+        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]}
+        if len(results["per_entity"]) > 1:
+            every[f"{results['detector']}, all features, mean over entities"] = results["all_features"]["mean_over_entities"]
+        out += ["", "## The same detector scored from all features (training always uses all)", *_table(every, HONEST_COLUMNS + THRESHOLD_COLUMNS[2:3])]
     if len(results["per_entity"]) > 1:
         baseline_means = {f"{k} (baseline), mean over entities": v for k, v in results.get("baselines_mean_over_entities", {}).items()}
         entity_rows = {"mean over entities": results["mean_over_entities"], **baseline_means, "concatenation": results["metrics"], **results["per_entity"]}

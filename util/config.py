@@ -8,10 +8,16 @@ A config file is plain Python that assigns data (dicts, lists, numbers, strings)
 
 Bases are merged first (in order), then the file's own values: dicts merge key by key, any
 other value (lists included) replaces. A dict with ``_delete_=True`` replaces instead of merging.
-Overrides ``a.b.c=value`` are applied after inheritance; values are parsed as Python literals
-(``true``/``false``/``none`` too) and stay strings otherwise. Derived quantities (a default
-test stride, a model's inner width) are computed by the components at build time, i.e. always
-after overrides.
+Overrides ``a.b.c=value`` are applied after inheritance. A value is read as a Python literal
+(``true``/``false``/``none`` in any case too), then fitted to the type the key is declared with:
+the annotation of the component constructor that takes it (``TimeSeriesSource(scaler: str)``),
+or ``RUN_KEY_TYPES`` for the run-level keys. A key that takes a string but not what the literal
+became keeps the text as typed: ``data.scaler=none`` is the string ``"none"``,
+``data.test_path=2024`` and ``work_dir=123`` are paths; a key that also takes None
+(``data.timestamp_column: str | None``) reads ``none`` as None. A key whose type is not
+declared keeps the literal (quote a string there: ``key="'none'"``). Derived quantities (a
+default test stride, a model's inner width) are computed by the components at build time, i.e.
+always after overrides.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import copy
 import difflib
 import hashlib
 import importlib
+import inspect
 import json
 import pprint
 import pkgutil
@@ -66,6 +73,21 @@ COMPONENT_REGISTRIES: dict[str, tuple[Registry, ...]] = {
 }
 
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None))
+
+# Types of the run-level keys (configs/__base__/runtime.py), which no component constructor declares.
+RUN_KEY_TYPES: dict[str, Any] = {
+    "seed": int,
+    "device": str,
+    "work_dir": str | None,
+    "checkpoint": str | None,
+    "num_threads": int | None,
+    "entity_mode": str,
+    "predict.path": str | None,
+    "predict.timestamp_column": str | None,
+    "predict.entity": str | None,
+    "predict.chunk_size": int,
+    "predict.output": str | None,
+}
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -169,12 +191,13 @@ def apply_override(cfg: dict, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"Override '{item}' is not of the form key=value (e.g. trainer.epochs=2).")
     dotted, text = item.split("=", 1)
-    keys = dotted.strip().split(".")
-    value = parse_value(text)
+    dotted = dotted.strip()
+    keys = dotted.split(".")
     node: Any = cfg
     for depth, key in enumerate(keys[:-1]):
         node = _child(node, key, ".".join(keys[: depth + 1]))
     last = keys[-1]
+    value = fit_to_type(parse_value(text), text, declared_type(dotted, keys, node), dotted)
     if isinstance(node, list):
         index = _index(node, last, dotted)
         _check_type(dotted, node[index], value)
@@ -189,6 +212,73 @@ def apply_override(cfg: dict, item: str) -> None:
     node[last] = value
     if last == "type" and len(keys) > 1:
         _drop_keys_unknown_to(node, keys[-2])
+
+
+def declared_type(dotted: str, keys: list[str], parent: Any) -> Any:
+    """The type the key ``dotted`` (``keys``, inside ``parent``) is declared with, or None when unknown."""
+    if dotted in RUN_KEY_TYPES:
+        return RUN_KEY_TYPES[dotted]
+    if not isinstance(parent, dict) or "type" not in parent or len(keys) < 2:
+        return None
+    if keys[-1] == "type":
+        return str
+    owner = keys[-2] if not keys[-2].isdigit() or len(keys) < 3 else keys[-3]
+    cls = _registry_class(owner, parent["type"])
+    return None if cls is None else _parameter_annotation(cls, keys[-1])
+
+
+def _parameter_annotation(cls: Any, name: str) -> Any:
+    """The annotation of constructor argument ``name`` of ``cls`` (following ``**kwargs`` to the bases)."""
+    for klass in inspect.getmro(cls) if inspect.isclass(cls) else [cls]:
+        init = klass.__dict__.get("__init__") if inspect.isclass(cls) else klass
+        if init is None:
+            continue
+        try:
+            param = inspect.signature(init, eval_str=True).parameters.get(name)
+        except (NameError, TypeError, SyntaxError):  # an annotation that cannot be evaluated here
+            return None
+        if param is not None:
+            return None if param.annotation is inspect.Parameter.empty else param.annotation
+    return None
+
+
+def _allowed_types(declared: Any) -> set[type] | None:
+    """The plain Python types a declared type admits (None for ``Any`` or an unreadable type)."""
+    if declared is None or declared is Any:
+        return None
+    if typing.get_origin(declared) in (typing.Union, types.UnionType):
+        parts = [_allowed_types(arg) for arg in typing.get_args(declared)]
+        return None if any(p is None for p in parts) else set().union(*parts)
+    base = typing.get_origin(declared) or declared
+    if base is type(None):
+        return {type(None)}
+    if not isinstance(base, type):
+        return None
+    return {str} if issubclass(base, Path) else {base}
+
+
+def _admits(value: Any, allowed: set[type]) -> bool:
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and (int in allowed or float in allowed):
+        return True
+    return any(isinstance(value, t) for t in allowed if t not in (bool, int))
+
+
+def fit_to_type(value: Any, text: str, declared: Any, dotted: str = "") -> Any:
+    """``value`` (parsed from ``text``) fitted to the ``declared`` type of key ``dotted``.
+
+    A key that takes a string but not ``value`` keeps ``text`` as typed (``none`` -> ``"none"``,
+    ``2024`` -> ``"2024"``); None for a key that cannot be None is an error.
+    """
+    allowed = _allowed_types(declared)
+    if allowed is None or _admits(value, allowed):
+        return value
+    if str in allowed:
+        return text.strip()
+    if value is None:
+        raise ConfigError(f"Config key '{dotted}' cannot be None; it takes {' or '.join(sorted(t.__name__ for t in allowed))}.")
+    return value
 
 
 def _child(node: Any, key: str, dotted: str) -> Any:

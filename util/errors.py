@@ -19,3 +19,7 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A missing, corrupt or mismatched checkpoint."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says how to continue it (the run folder, the command)."""

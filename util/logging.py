@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 LOGGER_NAME = "ssmad"
+_console = {"level": logging.INFO}  # the console handler's level (``console_level``)
 
 
 def setup_logger(run_dir: Path | None = None) -> logging.Logger:
@@ -19,6 +22,7 @@ def setup_logger(run_dir: Path | None = None) -> logging.Logger:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(fmt)
+    console.setLevel(_console["level"])
     logger.addHandler(console)
     if run_dir is not None:
         file_handler = logging.FileHandler(run_dir / "log.txt")
@@ -30,3 +34,21 @@ def setup_logger(run_dir: Path | None = None) -> logging.Logger:
 def get_logger() -> logging.Logger:
     """The shared ``ssmad`` logger."""
     return logging.getLogger(LOGGER_NAME)
+
+
+@contextmanager
+def console_level(level: int) -> Iterator[None]:
+    """Meanwhile, only lines at ``level`` or above reach the console (log.txt still gets every line)."""
+    previous = _console["level"]
+    _set_console_level(level)
+    try:
+        yield
+    finally:
+        _set_console_level(previous)
+
+
+def _set_console_level(level: int) -> None:
+    _console["level"] = level
+    for handler in get_logger().handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(level)

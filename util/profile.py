@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 
 import torch
 from torch import nn
@@ -36,7 +37,9 @@ def parameter_count(model: nn.Module) -> dict[str, int]:
 
 def profile_flops(detector: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[int | None, str]:
     """(FLOPs of one forward pass on ``batch``, fvcore's per-module table); (None, reason) if it fails."""
-    from fvcore.nn import FlopCountAnalysis, flop_count_table
+    with warnings.catch_warnings():  # fvcore.nn scripts its focal losses on import, which torch>=2.9 deprecates
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+        from fvcore.nn import FlopCountAnalysis, flop_count_table
 
     try:
         from model.ops.selective_scan import FVCORE_HANDLES, flop_counting

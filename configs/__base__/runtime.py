@@ -9,10 +9,10 @@ entity_mode = "joint"  # several entities: "joint" (one model over all) or "sepa
 # -m predict: score a new series with a trained run (checkpoint=RUN); `data.path=x` is accepted for `predict.path=x`.
 predict = dict(
     path=None,  # a .csv (one column per feature, optional timestamp column) or a .npy (time, features)
-    timestamp_column=None,  # CSV column with timestamps (None: a column named timestamp/time/date if present)
+    timestamp_column=None,  # CSV column with timestamps (None: the run's timestamp column, else one named timestamp/time/date/datetime)
     entity=None,  # the entity whose training scaler and threshold apply (None: the run's only entity)
     chunk_size=100_000,  # rows read and scored at a time
-    output=None,  # folder for scores.csv and the plot (None: <run>/predict/<file stem>/)
+    output=None,  # folder for scores.csv and the plot (None: a new <run>/predict/<file name>/)
 )
 
 trainer = dict(
@@ -39,6 +39,9 @@ evaluation = dict(
     legacy_anomaly_ratio=1.0,  # percent of points flagged under the legacy protocol
     vus_window=100,  # buffer of Range-AUC / VUS (TSB-AD's slidingWindow default)
     entity_scaling=None,  # "val": each entity's scores scaled by its validation scores (median, IQR)
+    # "labelled": score from the features the dataset's labels describe (data.label_features; SMAP/MSL:
+    # the telemetry, column 0), with the all-feature score reported next to it; "all": every feature.
+    score_features="labelled",
     baselines=True,  # also score random and z-score baselines on the same test set
     plots=True,
 )

@@ -6,7 +6,7 @@ model = dict(
     d_model=64,
     e_layers=2,
     blocks=[dict(type="kan_window"), dict(type="attention", n_heads=2), dict(type="mamba", d_state=64, d_conv=4, expand=2)],
-    reconstructor=dict(type="patch_ci", patch_len=32, stride=4),
+    reconstructor=dict(type="patch_ci", patch_len=32, stride=4, individual=True),
     dropout=0.3,
     compat="paper",
     loss=dict(type="rmse"),

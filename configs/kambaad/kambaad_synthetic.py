@@ -7,7 +7,7 @@ model = dict(
     d_model=32,
     e_layers=1,
     blocks=[dict(type="kan_window"), dict(type="attention", n_heads=2), dict(type="mamba", d_state=16)],
-    reconstructor=dict(type="patch_ci", patch_len=8, stride=4),
+    reconstructor=dict(type="patch_ci", patch_len=8, stride=4, individual=True),
     dropout=0.1,
     loss=dict(type="rmse"),
 )

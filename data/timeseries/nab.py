@@ -145,7 +145,7 @@ class Nab(TimeSeriesSource):
         if cut == 0 or cut == len(values):
             raise DataError(f"{path}: {len(values)} rows cannot be split by data.train_fraction={self.train_fraction}.")
         meta = {"labelled_train_steps": int(labels[:cut].sum()), "label_source": "windows" if as_windows else "timestamps"}
-        return Entity(name, values[:cut], values[cut:], labels[cut:], stamps[cut:], meta)
+        return Entity(name, values[:cut], values[cut:], labels[cut:], stamps[cut:], meta, stamps[:cut])
 
     def describe(self) -> str:
         return f"NAB ({self.root}, entities={self.entities})"

@@ -10,14 +10,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import Entity, TimeSeriesSource, check_label_features
+from data.timeseries.scaler import ChannelScaling, describe_floored, fit_scalers
 from data.timeseries.validate import validate_entity
 from data.timeseries.windows import WindowDataset, identity_collate
 from util.distributed import ShardedBatchSampler
 from util.errors import ConfigError, DataError
-
-SCALERS = ("standard", "minmax", "none")
-
+from util.logging import get_logger
 
 @dataclass
 class PreparedEntity:
@@ -29,22 +28,25 @@ class PreparedEntity:
     test: np.ndarray
     test_labels: np.ndarray
     test_timestamps: np.ndarray | None
-    shift: np.ndarray | None = None  # scaler statistics of the training part, (features,)
+    shift: np.ndarray | None = None  # scaler statistics of the training part, (features,) float64
     scale: np.ndarray | None = None
+    zscore: ChannelScaling | None = None  # the entity's own standard scaling of its raw values (z-score baseline)
+
+    def zscore_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) that turn this entity's scaled values into its raw per-channel z-scores."""
+        return (self.zscore.shift - self.shift) / self.scale, self.zscore.scale / self.scale
 
 
-def fit_scaler(train: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """(shift, scale) per channel from training data; constant channels get scale 1."""
-    if kind == "standard":
-        shift, scale = train.mean(axis=0), train.std(axis=0)
-    elif kind == "minmax":
-        shift, scale = train.min(axis=0), train.max(axis=0) - train.min(axis=0)
-    elif kind == "none":
-        return np.zeros(train.shape[1], np.float32), np.ones(train.shape[1], np.float32)
-    else:
-        raise ConfigError(f"data.scaler='{kind}' is unknown; use one of {', '.join(SCALERS)}.")
-    scale = np.where(scale > 1e-8, scale, 1.0)
-    return shift.astype(np.float32), scale.astype(np.float32)
+@dataclass
+class _Split:
+    """An entity's raw arrays cut into the part the scaler is fit on, validation and test."""
+
+    entity: Entity
+    fit: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    labels: np.ndarray
+    stamps: np.ndarray | None
 
 
 class TimeSeriesData:
@@ -59,6 +61,7 @@ class TimeSeriesData:
         self.batch_size = source.batch_size
         self.n_features = entities[0].train.shape[1]
         self.test_stride = source.test_stride or source.window
+        self.label_features = source.label_features  # feature indices the labels concern, or None
 
     @classmethod
     def from_source(cls, source: TimeSeriesSource) -> "TimeSeriesData":
@@ -71,14 +74,27 @@ class TimeSeriesData:
         raw = source.read()
         if not raw:
             raise DataError(f"{source.describe()} returned no entities; check data.root and data.entities.")
-        entities = [cls._prepare(validate_entity(e, source.nan_policy, source.describe()), source) for e in raw]
-        widths = {e.train.shape[1] for e in entities}
+        splits = [cls._split(validate_entity(e, source.nan_policy, source.describe()), source) for e in raw]
+        widths = {s.fit.shape[1] for s in splits}
         if len(widths) > 1:
             raise DataError(f"Entities of {source.describe()} have different feature counts {sorted(widths)}; train them separately.")
+        check_label_features(source.label_features, widths.pop(), source.describe())
+        scalings = fit_scalers([s.fit for s in splits], source.scaler, source.scaler_scope, source.scaler_floor)
+        joint = source.scaler_scope != "entity"
+        warning = describe_floored(
+            ["all entities"] if joint else [s.entity.name for s in splits], scalings[:1] if joint else scalings, source.scaler_floor, splits[0].entity.meta.get("feature_names")
+        )
+        if warning:
+            get_logger().warning(warning)
+        per_channel = scalings if (source.scaler, source.scaler_scope) == ("standard", "entity") else fit_scalers([s.fit for s in splits], "standard", "entity", source.scaler_floor)
+        entities = [
+            PreparedEntity(s.entity.name, sc.apply(s.fit), sc.apply(s.val), sc.apply(s.test), s.labels.astype(np.int64), s.stamps, sc.shift, sc.scale, z)
+            for s, sc, z in zip(splits, scalings, per_channel)
+        ]
         return cls(entities, source)
 
     @staticmethod
-    def _prepare(entity: Entity, source: TimeSeriesSource) -> PreparedEntity:
+    def _split(entity: Entity, source: TimeSeriesSource) -> _Split:
         train, test, labels = entity.train, entity.test, entity.test_labels
         stamps = entity.test_timestamps
         if source.max_points:
@@ -87,7 +103,7 @@ class TimeSeriesData:
         n_val = int(round(len(train) * source.val_fraction))
         if n_val:
             n_val = max(n_val, source.window)
-        fit_part, val = train[: len(train) - n_val], train[len(train) - n_val :]
+        fit_part, val = train[: max(len(train) - n_val, 0)], train[max(len(train) - n_val, 0) :]
         if len(fit_part) < source.window:
             raise DataError(
                 f"Entity '{entity.name}': {len(train)} training steps leave {len(fit_part)} after the validation split, "
@@ -95,12 +111,7 @@ class TimeSeriesData:
             )
         if len(test) < source.window:
             raise DataError(f"Entity '{entity.name}': the test series ({len(test)} steps) is shorter than the window {source.window}; lower data.window.")
-        shift, scale = fit_scaler(fit_part, source.scaler)
-
-        def apply(a: np.ndarray) -> np.ndarray:
-            return ((a - shift) / scale).astype(np.float32)
-
-        return PreparedEntity(entity.name, apply(fit_part), apply(val), apply(test), labels.astype(np.int64), stamps, shift, scale)
+        return _Split(entity, fit_part, val, test, labels, stamps)
 
     @property
     def model_kwargs(self) -> dict:

@@ -14,6 +14,10 @@ the OmniAnomaly preprocessing behind the widely used concatenated arrays (SMAP 1
 (``entities="P-2"``) reads it with the union of its sequences. A channel name (``"A-1"``) or a
 list picks channels. Files on disk that the csv does not list (T-10) are ignored: they have no
 labels. ``num_values`` is not trusted; the test file's length is.
+
+Column 0 is the telemetry value and the others are command one-hots; the anomaly labels describe
+the telemetry (telemanom predicts and scores it alone, with the commands as inputs), so these
+datasets declare ``label_features=[0]`` for ``evaluation.score_features=labelled``.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from util.errors import ConfigError, DataError
 from util.registry import DATASETS
 
 SPACECRAFT = ("SMAP", "MSL")
+TELEMETRY = [0]  # the feature the labels describe
 LAYOUT = "root/labeled_anomalies.csv, root/train/<chan>.npy, root/test/<chan>.npy"
 
 
@@ -51,8 +56,8 @@ def sequence_labels(sequences: list[str], length: int, where: str) -> np.ndarray
 class SmapMsl(TimeSeriesSource):
     """SMAP or MSL channels (see module docstring)."""
 
-    def __init__(self, root: str = "datasets/SMAP_MSL", spacecraft: str = "SMAP", entities: str | list[str] = "all", **common) -> None:
-        super().__init__(**common)
+    def __init__(self, root: str = "datasets/SMAP_MSL", spacecraft: str = "SMAP", entities: str | list[str] = "all", label_features: list[int] | None = TELEMETRY, **common) -> None:
+        super().__init__(label_features=label_features, **common)
         if spacecraft not in SPACECRAFT:
             raise ConfigError(f"data.spacecraft='{spacecraft}' is unknown; use SMAP or MSL.")
         self.root, self.spacecraft, self.entities = Path(root), spacecraft, entities

@@ -2,21 +2,24 @@
 
 - ``validate_entity``: the cleaned copy of a raw entity that the pipeline scales and windows
   (float32 ``(time, features)`` arrays, equal widths, one 0/1 label per test step, NaN/inf
-  handled by ``data.nan_policy``).
+  handled by ``data.nan_policy``, timestamps checked for time order: see ``time_order``).
 - ``missing_data``, ``require_file``, ``select_entities``, ``read_table``: the errors a loader
   raises for absent files, unknown entity names and unreadable CSV files, each naming the file
   and the fix (for absent data: the exact ``python -m data.download`` command).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from data.timeseries.base import Entity
 from util.errors import ConfigError, DataError
+from util.logging import get_logger
 
 NAN_POLICIES = ("error", "ffill", "zero")
 
@@ -48,6 +51,14 @@ def select_entities(available: list[str], entities: str | list[str] | tuple[str,
     return wanted
 
 
+DELIMITERS = (",", ";", "\t", "|", " ")
+
+
+def other_delimiter(header: str, sep: str) -> str | None:
+    """The separator a header line seems to use instead of ``sep`` (None: no other one in it)."""
+    return next((d for d in DELIMITERS if d != sep and d in header), None)
+
+
 def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
     """``pandas.read_csv`` with one clear ``DataError`` for unreadable, empty or mis-delimited files."""
     try:
@@ -56,15 +67,78 @@ def read_table(path: Path, sep: str = ",", **kwargs) -> pd.DataFrame:
         raise DataError(f"Missing {path}.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"Cannot parse {path} as a '{sep}'-separated table: {error}.") from None
+    if not len(frame):
+        raise DataError(empty_table_message(path))
     if frame.shape[1] == 1 and len(frame):
         header = str(frame.columns[0])
-        other = next((d for d in (";", "\t", ",", "|", " ") if d != sep and d in header), None)
+        other = other_delimiter(header, sep)
         if other is not None:
             raise DataError(
                 f"{path} has a single column '{header[:60]}' when read with separator {sep!r}; it looks "
                 f"{other!r}-separated. Convert it or set data.delimiter={other!r} where the loader supports it."
             )
     return frame
+
+
+def empty_table_message(path: Path | str) -> str:
+    """The error for a table with a header row and no data rows."""
+    return f"{path} has a header but no data rows; give the series, one row per time step."
+
+
+def _orderable(stamps: np.ndarray) -> np.ndarray | None:
+    """Timestamps as numbers or datetimes that compare in time order; None when they are neither."""
+    stamps = np.asarray(stamps)
+    if np.issubdtype(stamps.dtype, np.number) or np.issubdtype(stamps.dtype, np.datetime64):
+        return stamps
+    with warnings.catch_warnings():  # "could not infer format": parsed element by element
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(pd.Series(stamps), errors="coerce", format="mixed")
+    return None if parsed.isna().any() else parsed.to_numpy()
+
+
+# A series may step back in time this often (clock glitches: NAB's machine_temperature steps
+# back once in 22,695 rows) and is then used in file order with a warning; more means the rows
+# are not in time order (a shuffled file steps back about every other row): refused.
+MAX_BACKWARD_FRACTION = 0.01
+
+
+class TimeOrder(NamedTuple):
+    """How a series' timestamps move (``time_order``); several parts of one file add up."""
+
+    steps: int = 0
+    backward: int = 0
+    repeated: int = 0
+    first_backward: str = ""
+
+    def __add__(self, other: "TimeOrder") -> "TimeOrder":
+        return TimeOrder(self.steps + other.steps, self.backward + other.backward, self.repeated + other.repeated, self.first_backward or other.first_backward)
+
+    def check(self, what: str) -> str | None:
+        """For the timestamps ``what`` names: a ``DataError`` when more than ``MAX_BACKWARD_FRACTION`` of the steps go back in time
+        (the rows are not in time order: sort the file); else the warning line for a few steps
+        back or repeated timestamps (None when time only moves forward)."""
+        if self.backward > MAX_BACKWARD_FRACTION * self.steps:
+            raise DataError(
+                f"{what} are not in time order ({self.backward} of {self.steps} steps go back, the first at "
+                f"{self.first_backward}). Sort the file by its timestamp column; rows are used in file order."
+            )
+        found = [f"{self.backward} step(s) back in time (first at {self.first_backward})"] if self.backward else []
+        found += [f"{self.repeated} repeated timestamp(s)"] if self.repeated else []
+        return f"{what} hold {' and '.join(found)}; the rows are used in file order." if found else None
+
+
+def time_order(stamps: np.ndarray, first_row: int = 0) -> TimeOrder:
+    """How ``stamps`` move in time (rows are never reordered); ``first_row`` (0-based) numbers
+    the rows of the messages from 1. Timestamps that are neither numbers nor parseable dates
+    are not checked."""
+    times = _orderable(stamps)
+    if times is None or len(times) < 2:
+        return TimeOrder()
+    steps = np.diff(times)
+    zero = np.zeros((), steps.dtype)
+    backwards = np.flatnonzero(steps < zero)
+    first = f"row {first_row + int(backwards[0]) + 2}: {stamps[backwards[0] + 1]} after {stamps[backwards[0]]}" if len(backwards) else ""
+    return TimeOrder(len(steps), len(backwards), int((steps == zero).sum()), first)
 
 
 def numeric_values(frame: pd.DataFrame, path: Path) -> np.ndarray:
@@ -155,8 +229,13 @@ def validate_entity(entity: Entity, nan_policy: str, source: str) -> Entity:
     if train.shape[1] != test.shape[1]:
         raise DataError(f"{where}: the training series has {train.shape[1]} features but the test series {test.shape[1]}.")
     labels = _labels(entity.test_labels, len(test), where)
-    stamps = entity.test_timestamps
-    if stamps is not None and len(stamps) != len(test):
-        raise DataError(f"{where}: {len(stamps)} test timestamps for {len(test)} test steps.")
+    for part, stamps, series in (("training", entity.train_timestamps, train), ("test", entity.test_timestamps, test)):
+        if stamps is None:
+            continue
+        if len(stamps) != len(series):
+            raise DataError(f"{where}: {len(stamps)} {part} timestamps for {len(series)} {part} steps.")
+        warning = time_order(stamps).check(f"{where}: the {part} timestamps")
+        if warning:
+            get_logger().warning(warning)
     constant = np.flatnonzero(np.ptp(train, axis=0) == 0).tolist()
     return replace(entity, train=train, test=test, test_labels=labels, meta={**entity.meta, "constant_channels": constant})

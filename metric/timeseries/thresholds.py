@@ -3,8 +3,8 @@
 Every rule is called as ``rule(val_scores, test_scores=None, train_scores=None, test_labels=None)``
 and returns a float, or a ``(test time,)`` array of per-point thresholds. Its class attributes say
 what it looks at, so the evaluator passes test data only to rules that declare it and reports it:
-``uses_test_scores``, ``uses_test_labels`` (an ORACLE) and ``legacy`` (a published but
-optimistic protocol).
+``uses_val_scores`` (a run without a validation split cannot use it), ``uses_test_scores``,
+``uses_test_labels`` (an ORACLE) and ``legacy`` (a published but optimistic protocol).
 
 - ``percentile(q=99.0)`` (default, honest): the q-th percentile of the validation scores.
 - ``anomaly_ratio(ratio=1.0)`` (legacy): the (100 - ratio)-th percentile of the training and
@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 from scipy.stats import genpareto
 
-from util.errors import DataError
+from util.errors import ConfigError, DataError
 from util.registry import THRESHOLDS
 
 MIN_EXCESSES = 10
@@ -49,6 +49,7 @@ def _finite_scores(scores: np.ndarray | None, name: str, rule: str) -> np.ndarra
 class ThresholdRule:
     """Base of the threshold rules: what each one looks at (see module docstring)."""
 
+    uses_val_scores = True
     uses_test_scores = False
     uses_test_labels = False
     legacy = False
@@ -74,6 +75,7 @@ class Percentile(ThresholdRule):
 class AnomalyRatio(ThresholdRule):
     """LEGACY: the (100 - ``ratio``)-th percentile of the training and test scores together."""
 
+    uses_val_scores = False
     uses_test_scores = True
     legacy = True
 
@@ -104,7 +106,10 @@ def _gpd_quantile(excesses: np.ndarray, initial: float, n_seen: int, q: float) -
 class _PeaksOverThreshold(ThresholdRule):
     def __init__(self, q: float = 1e-3, level: float = 0.98) -> None:
         if not 0 < q < 1 or not 0 < level < 1:
-            raise DataError(f"POT needs 0 < q < 1 and 0 < level < 1, got q={q}, level={level}.")
+            raise ConfigError(
+                f"POT needs 0 < q < 1 and 0 < level < 1, got q={q}, level={level}. q is a tail probability such as 0.001, "
+                "not a percentile: set evaluation.threshold.q=0.001 (switching evaluation.threshold.type from percentile keeps its q=99)."
+            )
         self.q, self.level = q, level
 
     def _initialise(self, val_scores, rule: str) -> tuple[float, np.ndarray, int]:
@@ -160,6 +165,7 @@ class StreamingPeaksOverThreshold(_PeaksOverThreshold):
 class BestF1(ThresholdRule):
     """ORACLE: the test score whose threshold (``score >= t``) maximises point-wise F1 on the test labels."""
 
+    uses_val_scores = False
     uses_test_scores = True
     uses_test_labels = True
 

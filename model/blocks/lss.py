@@ -10,14 +10,19 @@ from model.blocks.ss2d import HSSBlock
 
 
 def local_branch(dim: int, kernel: int) -> nn.Sequential:
-    """1x1 conv, depthwise ``kernel x kernel`` conv, 1x1 conv, each followed by BatchNorm + ReLU."""
+    """1x1 conv, depthwise ``kernel x kernel`` conv, 1x1 conv, each followed by InstanceNorm2d + SiLU.
+
+    As released: the 1x1 convs have a bias, the depthwise one has none. Instance norm uses each
+    image's own statistics, so a multi-class decoder does not depend at test time on running
+    statistics shared by every class (as BatchNorm would).
+    """
     def unit(conv: nn.Conv2d) -> list[nn.Module]:
-        return [conv, nn.BatchNorm2d(dim), nn.ReLU(inplace=True)]
+        return [conv, nn.InstanceNorm2d(dim), nn.SiLU()]
 
     return nn.Sequential(
-        *unit(nn.Conv2d(dim, dim, 1, bias=False)),
+        *unit(nn.Conv2d(dim, dim, 1)),
         *unit(nn.Conv2d(dim, dim, kernel, padding=kernel // 2, groups=dim, bias=False)),
-        *unit(nn.Conv2d(dim, dim, 1, bias=False)),
+        *unit(nn.Conv2d(dim, dim, 1)),
     )
 
 
@@ -30,7 +35,7 @@ class LSS(nn.Module):
 
     Args:
         dim: channels. size: ``(H, W)`` of the input maps. depth: HSS blocks in the cascade.
-        drop_path: stochastic-depth rate of each HSS block (one value or one per block).
+        drop_path: stochastic-depth rate of every HSS block of the module (one rate per LSS, as released).
         kernels: kernel sizes of the local branches.
         ss2d: keyword arguments of ``SS2D`` (curve, directions, d_state, ...).
     """
@@ -40,13 +45,12 @@ class LSS(nn.Module):
         dim: int,
         size: tuple[int, int],
         depth: int = 2,
-        drop_path: float | Sequence[float] = 0.0,
+        drop_path: float = 0.0,
         kernels: Sequence[int] = (5, 7),
         **ss2d,
     ) -> None:
         super().__init__()
-        rates = [drop_path] * depth if isinstance(drop_path, (int, float)) else list(drop_path)
-        self.global_path = nn.Sequential(*(HSSBlock(dim, drop_path=rate, size=size, **ss2d) for rate in rates))
+        self.global_path = nn.Sequential(*(HSSBlock(dim, drop_path=drop_path, size=size, **ss2d) for _ in range(depth)))
         self.local_paths = nn.ModuleList(local_branch(dim, k) for k in kernels)
         self.fuse = nn.Conv2d(dim * (1 + len(self.local_paths)), dim, 1)
 

@@ -67,7 +67,9 @@ class PatchReconstructor(nn.Module):
 
 @RECONSTRUCTORS.register("patch_ci")
 class PatchCIReconstructor(PatchReconstructor):
-    """Channel-independent patch reconstructor (KambaAD's default)."""
+    """Channel-independent patch reconstructor (KambaAD's). The paper configs set ``individual=True``:
+    one flatten head per channel, as in the paper and its released code; the shared head
+    (``individual=False``) is the lighter option."""
 
     def __init__(
         self,
@@ -84,7 +86,8 @@ class PatchCIReconstructor(PatchReconstructor):
 
 @RECONSTRUCTORS.register("patch_cd")
 class PatchCDReconstructor(PatchReconstructor):
-    """Channel-dependent patch reconstructor: the CI head followed by a channel-mixing linear layer."""
+    """Channel-dependent patch reconstructor: the CI head (shared or, with ``individual=True``,
+    per channel) followed by a channel-mixing linear layer."""
 
     def __init__(
         self,
@@ -94,8 +97,9 @@ class PatchCDReconstructor(PatchReconstructor):
         patch_len: int = 8,
         stride: int = 4,
         dropout: float = 0.0,
+        individual: bool = False,
     ) -> None:
-        super().__init__(n_features, window, d_model, patch_len, stride, dropout, individual=False, mix_channels=True)
+        super().__init__(n_features, window, d_model, patch_len, stride, dropout, individual, mix_channels=True)
 
 
 @RECONSTRUCTORS.register("linear")

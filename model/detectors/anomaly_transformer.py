@@ -134,7 +134,7 @@ class AnomalyTransformer(Detector):
         """
         out = self(batch)
         weight = torch.softmax(-self.temperature * step_discrepancy(out["series"], out["prior"]), dim=-1)
-        return weight * (out["recon"] - batch["x"]).pow(2).mean(-1)
+        return weight * self.scored((out["recon"] - batch["x"]).pow(2)).mean(-1)
 
 
 __all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AnomalyTransformer", "check_compat", "resolve_temperature"]

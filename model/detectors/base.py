@@ -27,6 +27,11 @@ class Detector(nn.Module):
     # Model config keys that change only how ``score`` reads the trained weights (not the weights):
     # a checkpoint may be tested with these changed, e.g. to rescore one training with another score.
     score_only_keys: tuple[str, ...] = ()
+    # Time series: the feature indices a score is computed from (None: all). The evaluator sets it
+    # from ``evaluation.score_features``; training always uses every feature. Detectors whose score
+    # cannot be restricted to some features set ``scores_feature_subsets = False``.
+    score_features: list[int] | None = None
+    scores_feature_subsets: bool = True
 
     def __init__(self, loss: dict | None = None) -> None:
         super().__init__()
@@ -45,6 +50,10 @@ class Detector(nn.Module):
         Images: ``(batch, H, W)`` anomaly map at input resolution.
         """
         raise NotImplementedError
+
+    def scored(self, per_feature: torch.Tensor) -> torch.Tensor:
+        """``per_feature`` ``(..., features)`` restricted to ``score_features`` (all when None)."""
+        return per_feature if self.score_features is None else per_feature[..., self.score_features]
 
     def fit_offline(self, train_series: list[np.ndarray]) -> None:
         """Fit a non-gradient detector on the (scaled) training series, each ``(time, features)``."""

@@ -17,6 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from torch import nn
 
+from data.timeseries.scaler import DEFAULT_FLOOR, fit_scalers
 from loss.reconstruction import reconstruction_residual
 from model.detectors.base import Detector
 from util.errors import ConfigError, DataError
@@ -129,8 +130,8 @@ class RandomDetector(NonGradientDetector):
         """Nothing to fit."""
 
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = batch["x"].float().contiguous()
-        bits = x.view(torch.int32).to(torch.int64) & _MASK32  # (B, W, F)
+        x = self.scored(batch["x"].float()).contiguous()
+        bits = x.view(torch.int32).to(torch.int64) & _MASK32  # (B, W, scored features)
         h = _fmix32(torch.full(x.shape[:-1], self.seed & _MASK32, dtype=torch.int64, device=x.device))
         for feature in range(x.shape[-1]):
             h = _fmix32(h ^ _fmix32(bits[..., feature]))
@@ -139,27 +140,42 @@ class RandomDetector(NonGradientDetector):
 
 @DETECTORS.register("zscore")
 class ZScoreDetector(FittedDetector):
-    """Largest absolute z-score over channels, with per-channel training mean and std.
+    """Largest absolute z-score over the scored channels.
+
+    ``fit_offline`` standardises with the mean and std of all training series together, the std
+    floored exactly as the data pipeline floors it (``data.timeseries.scaler``): a channel that
+    barely moves in training must not turn its first movement into a z of 10^4. On inputs that
+    the pipeline has already standardised (``data.scaler=standard``) a second standardisation
+    would undo that floor, so ``standardise=False`` scores the input as it is: the pipeline's own
+    per-channel z (what the evaluator's z-score baseline computes, ``use_statistics``).
 
     Args:
-        min_std: floor of the std, so a channel that is constant in training does not divide by 0.
+        floor: smallest std, as a fraction of the channel's training range (``data.scaler_floor``).
+        standardise: fit a mean and std (True) or take the input as z-scores already (False).
     """
 
-    def __init__(self, n_features: int, window: int, min_std: float = 1e-6) -> None:
+    def __init__(self, n_features: int, window: int, floor: float = DEFAULT_FLOOR, standardise: bool = True) -> None:
         super().__init__(n_features, window)
-        self.min_std = min_std
+        self.floor, self.standardise = floor, standardise
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
 
     def fit_offline(self, train_series: list[np.ndarray]) -> None:
-        points = np.concatenate(self._check_series(train_series))
-        self.mean.copy_(torch.from_numpy(points.mean(0)))
-        self.std.copy_(torch.from_numpy(np.maximum(points.std(0), self.min_std)))
+        series = self._check_series(train_series)
+        if self.standardise:
+            scaling = fit_scalers(series, "standard", "joint", self.floor)[0]
+            self.use_statistics(scaling.shift, scaling.scale)
+        self.fitted.fill_(True)
+
+    def use_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Score ``|x - mean| / std`` per channel (``(features,)`` each) without fitting."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype))
         self.fitted.fill_(True)
 
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         self._require_fitted()
-        return ((batch["x"] - self.mean) / self.std).abs().amax(-1)
+        return self.scored(((batch["x"] - self.mean) / self.std).abs()).amax(-1)
 
 
 @DETECTORS.register("pca")
@@ -199,14 +215,15 @@ class PCADetector(FittedDetector):
         x = batch["x"]
         flat = x.reshape(x.shape[0], -1, self.mean.shape[0]) - self.mean  # (B, W or 1, D)
         residual = flat - (flat @ self.components.T) @ self.components
-        return residual.pow(2).reshape(x.shape).mean(-1)
+        return self.scored(residual.pow(2).reshape(x.shape)).mean(-1)
 
 
 @DETECTORS.register("iforest")
 class IsolationForestDetector(FittedDetector):
     """Isolation forest on flattened sub-windows; a step's score averages its sub-windows'.
 
-    The fitted forest is pickled into the module's extra state (a uint8 tensor), so it travels
+    Its sub-windows flatten every feature, so it cannot score a subset of them
+    (``evaluation.score_features=all``). The fitted forest is pickled into the module's extra state (a uint8 tensor), so it travels
     in ``state_dict()``. Loading unpickles it: only load checkpoints you trust.
 
     Args:
@@ -215,6 +232,8 @@ class IsolationForestDetector(FittedDetector):
         max_windows: fit on at most this many training sub-windows, drawn with ``seed``.
         seed: sub-window sampling and the forest's randomness.
     """
+
+    scores_feature_subsets = False
 
     def __init__(self, n_features: int, window: int, sub_window: int = 10, n_estimators: int = 100, max_windows: int = 5000, seed: int = 0) -> None:
         super().__init__(n_features, window)
@@ -269,7 +288,7 @@ class DenseAutoencoder(Detector):
         return {"recon": self.decoder(self.encoder(x.flatten(1))).view_as(x)}
 
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return reconstruction_residual(self(batch), batch).pow(2).mean(-1)
+        return self.scored(reconstruction_residual(self(batch), batch).pow(2)).mean(-1)
 
 
 def _mlp(widths: list[int], dropout: float) -> nn.Sequential:

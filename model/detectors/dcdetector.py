@@ -96,9 +96,12 @@ class DCdetector(Detector):
         in_patch_tokens = self.in_patch_embeddings[index](patches.transpose(1, 2))  # (B*F, p, n) -> d_model
         return [layer(patch_tokens) for layer in self.layers], [layer(in_patch_tokens) for layer in self.layers]
 
-    def forward(self, batch: dict[str, Tensor]) -> dict[str, list[Tensor]]:
-        """``patch_wise`` and ``in_patch``: lists (patch size major, then layer) of ``(B, H, W, W)``."""
+    def forward(self, batch: dict[str, Tensor], features: list[int] | None = None) -> dict[str, list[Tensor]]:
+        """``patch_wise`` and ``in_patch``: lists (patch size major, then layer) of ``(B, H, W, W)``,
+        each averaged over ``features`` (all when None)."""
         x = self.revin(batch["x"])
+        if features is not None:  # channel-independent: the other channels' maps are not needed
+            x = x[..., features]
         n_batch, window, n_features = x.shape
         series = x.transpose(1, 2).reshape(n_batch * n_features, window)
         patch_wise, in_patch = [], []
@@ -120,7 +123,7 @@ class DCdetector(Detector):
         so the steps flagged are those whose views *agree* most within the window, following
         Anomaly Transformer's intuition that anomalies cannot form rich associations.
         """
-        out = self(batch)
+        out = self(batch, self.score_features)
         discrepancy = step_discrepancy(out["patch_wise"], out["in_patch"])
         if self.compat == "paper":
             return discrepancy

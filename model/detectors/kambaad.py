@@ -132,12 +132,12 @@ class KambaAD(Detector):
         return {"recon": h}
 
     def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """Squared reconstruction error per step, averaged over features: ``(B, W)``."""
+        """Squared reconstruction error per step, averaged over the scored features: ``(B, W)``."""
         x, recon = batch["x"], self(batch)["recon"]
         if self.compat == "release":
-            err = (recon[:, :-1] - x[:, 1:]).pow(2).mean(-1)
+            err = self.scored((recon[:, :-1] - x[:, 1:]).pow(2)).mean(-1)
             return torch.cat([err, err[:, -1:]], dim=1)
-        return (recon - x).pow(2).mean(-1)
+        return self.scored((recon - x).pow(2)).mean(-1)
 
     def extra_repr_info(self) -> dict:
         device = next(self.parameters()).device

