@@ -56,7 +56,7 @@ def test_rows_before_tr_train_and_the_whole_series_is_scored(tsbad_root):
     np.testing.assert_array_equal(first.test[:150], first.train)
     assert np.flatnonzero(first.test_labels).tolist() == list(range(190, 205))
     assert first.meta["first_anomaly"] == first.meta["first_labelled_anomaly"] == 190
-    assert third.train.shape == (200, 1) and third.meta["dataset"] == "NAB"
+    assert third.train.shape == (200, 1) and third.meta["dataset"] == "NAB" and third.meta["feature_names"] == ["Data"]
 
 
 def test_scored_after_train_keeps_rows_from_n_on(tsbad_root):

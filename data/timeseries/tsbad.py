@@ -59,8 +59,8 @@ def parse_name(path: Path | str) -> TsbAdName:
     return TsbAdName(int(g["index"]), g["dataset"], g["id"], g["domain"], int(g["train"]), int(g["first"]))
 
 
-def read_file(path: Path, drop_nan_rows: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(values ``(T, F)`` float64, labels ``(T,)`` int64) of one TSB-AD file."""
+def read_file(path: Path, drop_nan_rows: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(values ``(T, F)`` float64, labels ``(T,)`` int64, feature names) of one TSB-AD file."""
     frame = read_table(path)
     frame = frame.rename(columns=lambda c: str(c).strip())
     if LABEL not in frame.columns:
@@ -72,7 +72,7 @@ def read_file(path: Path, drop_nan_rows: bool = True) -> tuple[np.ndarray, np.nd
         raise DataError(f"{path} has no feature columns besides '{LABEL}'.")
     if not len(frame):
         raise DataError(f"{path} has no rows{' without missing values' if drop_nan_rows else ''}.")
-    return numeric_values(frame[features], path), np.asarray(label_values(frame[LABEL], path))
+    return numeric_values(frame[features], path), np.asarray(label_values(frame[LABEL], path)), features
 
 
 def resolve_files(root: Path, files: str | list[str]) -> list[Path]:
@@ -121,18 +121,20 @@ class TsbAd(TimeSeriesSource):
     def read(self) -> list[Entity]:
         if not self.root.is_dir():
             raise missing_data("tsb-ad", self.root, LAYOUT)
-        return [self._entity(path) for path in resolve_files(self.root, self.files)]
+        entities = [self._entity(path) for path in resolve_files(self.root, self.files)]
+        self.feature_names = entities[0].meta["feature_names"]
+        return entities
 
     def _entity(self, path: Path) -> Entity:
         name = parse_name(path)
-        values, labels = read_file(path, self.drop_nan_rows)
+        values, labels, features = read_file(path, self.drop_nan_rows)
         n = name.train_length
         if not 0 < n < len(values):
             raise DataError(f"{path}: the name's training length tr_{n} must lie between 1 and the series length - 1 ({len(values) - 1}).")
         first = int(np.argmax(labels == 1)) if (labels == 1).any() else None
         meta = {
             "dataset": name.dataset, "domain": name.domain, "train_length": n, "first_anomaly": name.first_anomaly,
-            "first_labelled_anomaly": first, "labelled_train_steps": int((labels[:n] == 1).sum()), "scored": self.scored,
+            "first_labelled_anomaly": first, "labelled_train_steps": int((labels[:n] == 1).sum()), "scored": self.scored, "feature_names": features,
         }
         start = 0 if self.scored == "series" else n
         return Entity(path.stem, values[:n], values[start:], labels[start:], meta=meta)
