@@ -308,7 +308,7 @@ def render_markdown(results: dict) -> str:
         *_table(rows, LEGACY_COLUMNS),
     ]
     if "all_features" in results:
-        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]}
+        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]} if "metrics" in results["all_features"] else {}
         if len(results["per_entity"]) > 1:
             every[f"{results['detector']}, all features, mean over entities"] = results["all_features"]["mean_over_entities"]
         out += ["", "## The same detector scored from all features (training always uses all)", *_table(every, HONEST_COLUMNS + THRESHOLD_COLUMNS[2:3])]
