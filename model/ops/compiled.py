@@ -2,10 +2,11 @@
 
 ``scan_kernels()`` builds ``csrc/selective_scan_cpu.cpp`` with ``torch.utils.cpp_extension.load``
 (needs a C++ compiler and ``ninja``, from requirements.txt) into torch's extension cache
-(``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``); later processes load the cached
-library in well under a second and rebuild only when the source or the machine changes. When the
+(``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``): about 15 s once, then well
+under a second per process; it rebuilds when the source, torch or the machine changes. When the
 build is impossible or fails, it logs one line saying why and returns None, and the callers use
-the pure-PyTorch scan. ``SSMAD_NO_CPP=1`` skips the build.
+the pure-PyTorch scan. ``SSMAD_NO_CPP=1`` skips the build. ``python -m model.ops.compiled``
+builds with the compiler's output shown.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import hashlib
 import logging
 import os
 import platform
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,15 +30,15 @@ DISABLE_VARIABLE = "SSMAD_NO_CPP"
 CFLAGS = ["-O3", "-march=native", "-fopenmp"]
 
 
-def _machine_tag() -> str:
-    """Short hash of the CPU model and flags, so a cache shared between machines never loads a
-    library built for another CPU's instruction set."""
+def _build_tag() -> str:
+    """Short hash of torch's version and the CPU's model and flags: a cache shared between machines
+    or kept across torch upgrades never loads a library built for another."""
     try:
         info = Path("/proc/cpuinfo").read_text()
         lines = [line for line in info.splitlines() if line.startswith(("model name", "flags"))][:2]
     except OSError:
         lines = []
-    return hashlib.sha1("\n".join([platform.machine(), *lines]).encode()).hexdigest()[:10]
+    return hashlib.sha1("\n".join([torch.__version__, platform.machine(), *lines]).encode()).hexdigest()[:10]
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,31 +48,60 @@ def scan_kernels() -> object | None:
         get_logger().info("selective scan: %s is set, using the PyTorch scan (torch_loop) on CPU.", DISABLE_VARIABLE)
         return None
     try:
-        _build()
-        return torch.ops.ssmad_scan
+        _build(verbose=False)
     except Exception as exc:  # no compiler, no ninja, a build error: all mean "use the fallback"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         get_logger().warning(
-            "selective scan: the C++ CPU kernel could not be built (%s); using torch_loop, 3-10x slower. "
-            "Install a C++ compiler and `pip install ninja` for the fast scan.", reason,
+            "selective scan: the C++ CPU kernel could not be built (%s); using torch_loop, several times slower. "
+            "Install a C++ compiler and ninja (pip install -r requirements.txt); `python -m model.ops.compiled` "
+            "shows the build.", failure_reason(exc),
         )
         return None
+    return torch.ops.ssmad_scan
 
 
-def _build() -> None:
-    """Compile (or load from the cache) the extension; registers ``torch.ops.ssmad_scan``."""
+def failure_reason(exc: BaseException) -> str:
+    """One line from a build error: its first line, and the first line of the tool's own message
+    (ninja's echo of the build commands left out)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0].split(": [")[0]
+    details = [
+        line for line in lines[1:]
+        if not line.startswith(("[", "FAILED:", "ninja:")) and "TORCH_EXTENSION_NAME" not in line
+    ]
+    return f"{first}: {details[0]}" if details else first
+
+
+def _build(verbose: bool) -> None:
+    """Compile (or load from the cache) the extension; registers ``torch.ops.ssmad_scan``.
+
+    Quiet unless ``verbose``: torch's own warnings (CUDA_HOME, compiler checks) are not about a CPU
+    build that works, and a failing one is reported by the caller in one line.
+    """
     cpp_logger = logging.getLogger("torch.utils.cpp_extension")
     level = cpp_logger.level
-    cpp_logger.setLevel(logging.ERROR)  # its import warns about CUDA_HOME, irrelevant to a CPU build
+    if not verbose:
+        cpp_logger.setLevel(logging.ERROR)
     try:
-        from torch.utils.cpp_extension import load
+        with warnings.catch_warnings():
+            if not verbose:
+                warnings.simplefilter("ignore")
+            from torch.utils.cpp_extension import load
+
+            load(
+                name=f"ssmad_scan_cpu_{_build_tag()}",
+                sources=[str(SOURCE)],
+                extra_cflags=CFLAGS,
+                extra_ldflags=["-fopenmp"],
+                is_python_module=False,
+                verbose=verbose,
+            )
     finally:
         cpp_logger.setLevel(level)
-    load(
-        name=f"ssmad_scan_cpu_{_machine_tag()}",
-        sources=[str(SOURCE)],
-        extra_cflags=CFLAGS,
-        extra_ldflags=["-fopenmp"],
-        is_python_module=False,
-        verbose=False,
-    )
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    _build(verbose=True)
+    print(f"built/loaded torch.ops.ssmad_scan in {time.perf_counter() - start:.1f} s", file=sys.stderr)

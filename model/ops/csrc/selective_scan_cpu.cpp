@@ -45,6 +45,10 @@
 #include <xmmintrin.h>
 #endif
 
+// The vector helpers must inline into the loops that call them (a call per vector costs more than the
+// arithmetic); GCC's size heuristics would otherwise decline.
+#define SSMAD_INLINE inline __attribute__((always_inline))
+
 namespace {
 
 // Subnormal floats make every instruction that touches them ~100x slower, and the adjoint of a
@@ -83,7 +87,7 @@ constexpr int64_t kLanes = sizeof(Vec<T>) / sizeof(T);
 // coefficients, ~1 ulp), and 2^k built in the exponent bits. Below -87 (under float's smallest
 // normal number) the result is exactly 0: decays that small never matter next to a drive. NaN
 // propagates.
-inline Vec<float> exp_v(Vec<float> x) {
+SSMAD_INLINE Vec<float> exp_v(Vec<float> x) {
   using V = Vec<float>;
   using I = Simd<float>::I;
   const V lo = V{} - 87.0f, hi = V{} + 88.3762626647949f;
@@ -106,7 +110,7 @@ inline Vec<float> exp_v(Vec<float> x) {
 // softplus with torch's threshold (x itself above 20): max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1],
 // and log1p(e) = 2 atanh(s) with s = e / (2 + e) in (0, 1/3], whose odd series to s^13 is exact to
 // float rounding (no cancellation for small e).
-inline Vec<float> softplus_v(Vec<float> x) {
+SSMAD_INLINE Vec<float> softplus_v(Vec<float> x) {
   using V = Vec<float>;
   const V e = exp_v(x < 0 ? x : -x);
   const V s = e / (e + 2.0f), s2 = s * s;
@@ -122,37 +126,57 @@ inline Vec<float> softplus_v(Vec<float> x) {
 }
 
 // float64 keeps the library functions, lane by lane (exact to rounding; for tests and gradcheck).
-inline Vec<double> exp_v(Vec<double> x) {
+SSMAD_INLINE Vec<double> exp_v(Vec<double> x) {
   for (int64_t l = 0; l < kLanes<double>; ++l) x[l] = std::exp(x[l]);
   return x;
 }
-inline Vec<double> softplus_v(Vec<double> x) {
+SSMAD_INLINE Vec<double> softplus_v(Vec<double> x) {
   for (int64_t l = 0; l < kLanes<double>; ++l) x[l] = x[l] > 20.0 ? x[l] : std::log1p(std::exp(x[l]));
   return x;
 }
 
 template <typename V>
-inline V sigmoid_v(V x) {
+SSMAD_INLINE V sigmoid_v(V x) {
   return 1 / (exp_v(-x) + 1);
 }
 
-template <typename T>
-inline T lane_sum(Vec<T> v) {
-  T sum = 0;
-  for (int64_t l = 0; l < kLanes<T>; ++l) sum += v[l];
-  return sum;
+// Sum of a vector's lanes as a tree (halves added, then their halves...): a few shuffles and adds
+// instead of a chain of kLanes scalar additions.
+// Sum of a vector's lanes as a tree (the halves added, then their halves): a few shuffles and adds
+// instead of a chain of scalar additions. memcpy is well-defined type punning, free in registers.
+SSMAD_INLINE float lane_sum(Vec<float> v) {
+  using V8 = float __attribute__((vector_size(32)));
+  using V4 = float __attribute__((vector_size(16)));
+  V8 low8, high8;
+  std::memcpy(&low8, &v, 32);
+  std::memcpy(&high8, reinterpret_cast<const char*>(&v) + 32, 32);
+  const V8 sum8 = low8 + high8;
+  V4 low4, high4;
+  std::memcpy(&low4, &sum8, 16);
+  std::memcpy(&high4, reinterpret_cast<const char*>(&sum8) + 16, 16);
+  const V4 sum4 = low4 + high4;
+  return (sum4[0] + sum4[2]) + (sum4[1] + sum4[3]);
+}
+
+SSMAD_INLINE double lane_sum(Vec<double> v) {
+  using V4 = double __attribute__((vector_size(32)));
+  V4 low, high;
+  std::memcpy(&low, &v, 32);
+  std::memcpy(&high, reinterpret_cast<const char*>(&v) + 32, 32);
+  const V4 sum = low + high;
+  return (sum[0] + sum[2]) + (sum[1] + sum[3]);
 }
 
 // The block's `active` channels from src as a vector, 0 in the padding lanes.
 template <typename T>
-inline Vec<T> load(const T* src, int64_t active) {
+SSMAD_INLINE Vec<T> load(const T* src, int64_t active) {
   Vec<T> v{};
   std::memcpy(&v, src, (active == kLanes<T> ? kLanes<T> : active) * sizeof(T));
   return v;
 }
 
 template <typename T>
-inline void store(T* dst, Vec<T> v, int64_t active) {
+SSMAD_INLINE void store(T* dst, Vec<T> v, int64_t active) {
   std::memcpy(dst, &v, (active == kLanes<T> ? kLanes<T> : active) * sizeof(T));
 }
 
@@ -231,14 +255,14 @@ struct StepInputs {
 };
 
 template <typename T>
-inline StepInputs<T> load_step(const Scan<T>& s, const BlockConstants<T>& k, const Cursor<T>& at, int64_t active) {
+SSMAD_INLINE StepInputs<T> load_step(const Scan<T>& s, const BlockConstants<T>& k, const Cursor<T>& at, int64_t active) {
   const Vec<T> raw = load(s.delta.data + at.delta, active) + k.bias;
   return {raw, s.softplus ? softplus_v(raw) : raw, load(s.u.data + at.u, active)};
 }
 
 // One step of a block: h <- exp(dt A) h + dt u B for the N states; returns C . h.
 template <typename T>
-inline Vec<T> step(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __restrict Bt, const T* __restrict Ct,
+SSMAD_INLINE Vec<T> step(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __restrict Bt, const T* __restrict Ct,
                    Vec<T> dt, Vec<T> dt_u, int64_t n) {
   Vec<T> y0{}, y1{};  // two sums: half the dependency chain
   int64_t i = 0;
@@ -259,7 +283,7 @@ inline Vec<T> step(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __
 
 // The same step keeping exp(dt A) and the new states for backward.
 template <typename T>
-inline void step_kept(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __restrict Bt, Vec<T> dt, Vec<T> dt_u,
+SSMAD_INLINE void step_kept(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __restrict Bt, Vec<T> dt, Vec<T> dt_u,
                       int64_t n, Vec<T>* __restrict decays, Vec<T>* __restrict states) {
   for (int64_t i = 0; i < n; ++i) {
     const Vec<T> decay = exp_v(dt * A[i]);
@@ -427,8 +451,8 @@ void backward_group_run(const Scan<T>& s, const BackwardInputs<T>& in, int64_t f
     for (int64_t j = 0; j < count; ++j) backward_block_chunk(s, in, first + j, ws.blocks[j], t0, t1, out, ws);
     for (int64_t t = t0; t < t1; ++t) {
       for (int64_t i = 0; i < n; ++i) {
-        out.B[bc + t * n + i] += lane_sum<T>(ws.grad_B[(t - t0) * n + i]);
-        out.C[bc + t * n + i] += lane_sum<T>(ws.grad_C[(t - t0) * n + i]);
+        out.B[bc + t * n + i] += lane_sum(ws.grad_B[(t - t0) * n + i]);
+        out.C[bc + t * n + i] += lane_sum(ws.grad_C[(t - t0) * n + i]);
       }
     }
   }
