@@ -164,7 +164,7 @@ def run_setting(setting: str, args: argparse.Namespace) -> str:
         print(f"{setting} {name}: {r}", file=sys.stderr, flush=True)
         rows.append([
             _row_name(name), f"{r['parameters']:,}", f"{r['window']} / {r['batch_size']}", f"{r['train_windows_per_s']:.1f}",
-            f"{r['epoch_windows']:,}", f"{r['epoch_seconds']:,.0f}", f"{r['train_peak_mb']:.0f}",
+            f"{r['epoch_windows']:,}", seconds_cell(r["epoch_seconds"]), f"{r['train_peak_mb']:.0f}",
             f"{r['points_per_s']:,.0f}", f"{r['score_peak_mb']:.0f}",
         ])
     data_name = cfg["data"]["type"] + (f" ({cfg['data'].get('n_features')} channels)" if cfg["data"]["type"] == "synthetic" else "")
@@ -181,9 +181,17 @@ def run_setting(setting: str, args: argparse.Namespace) -> str:
         a = results["anomaly_transformer"]
         for key in (k for k in results if k.startswith("kambaad")):
             k = results[key]
-            lines += ["", f"{_row_name(key)} epoch speed-up over Anomaly Transformer: {a['epoch_seconds'] / k['epoch_seconds']:.2f}x "
-                      f"(target >= 2x); it scores {k['points_per_s']:,.0f} points/s (target >= 50,000 on CPU)."]
+            lines += ["", f"{_row_name(key)} trains at {k['train_windows_per_s'] / a['train_windows_per_s']:.2f}x Anomaly "
+                      f"Transformer's windows/s (CPU target >= 1x; the paper's GPU claim 2.5x) and scores "
+                      f"{k['points_per_s']:,.0f} points/s (CPU target >= 50,000 at the equal size)."]
     return "\n".join(lines)
+
+
+def seconds_cell(seconds: float) -> str:
+    """Seconds with at least two significant digits: 9,225 / 12.3 / 0.42 / 0.0031."""
+    if seconds >= 100:
+        return f"{seconds:,.0f}"
+    return f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2g}"
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -191,7 +199,8 @@ def main(argv: list[str] | None = None) -> str:
     add_common_arguments(parser)
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS_COMPARED), choices=DETECTORS_COMPARED)
     parser.add_argument("--settings", nargs="+", default=["equal", "paper"], choices=["equal", "paper"])
-    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_ref"], help="extra KambaAD rows with these scan backends (auto is the main row)")
+    parser.add_argument("--kambaad-backends", nargs="*", default=["torch_loop"],
+                        help="extra KambaAD rows with these scan backends (auto, the main row, is cpp on CPU when it builds)")
     parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per training measurement (default 4; quick 0)")
     parser.add_argument("--max-steps", type=int, default=None, help="at most this many timed batches (default 200; quick 2)")
     args = parser.parse_args(argv)

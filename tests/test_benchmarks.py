@@ -21,7 +21,12 @@ CASES = {
     "memory": (["--quick"], ["### Data pipeline memory", "| window | train stride | train windows |", "| 100 | 1 | 15,604 |"]),
     "throughput": (
         ["--quick", "--detectors", "kambaad", "anomaly_transformer"],
-        ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_ref) |", "KambaAD epoch speed-up over Anomaly Transformer"],
+        ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_loop) |",
+         "KambaAD trains at "],
+    ),
+    "scan": (
+        ["--quick"],
+        ["### CPU selective scan, float32, forward+backward ms (x the exp floor)", "| 2, 64, 16, 128 | 1 |", "| 4, 128, 64, 32 | 1 |"],
     ),
     "scaling": (
         ["--quick", "--stacks", "attention", "mamba", "--lengths", "16", "32"],
@@ -53,6 +58,12 @@ def test_growth_exponent_recovers_powers() -> None:
     sizes = [100, 200, 400, 800]
     assert growth_exponent(sizes, [3 * s for s in sizes]) == pytest.approx(1.0)
     assert growth_exponent(sizes, [0.5 * s**2 for s in sizes]) == pytest.approx(2.0)
+
+
+def test_projected_seconds_keep_two_significant_digits() -> None:
+    from benchmarks.throughput import seconds_cell
+
+    assert [seconds_cell(s) for s in (9225.4, 12.34, 0.42, 0.0031)] == ["9,225", "12.3", "0.42", "0.0031"]
 
 
 def test_markdown_table_shape() -> None:

@@ -19,6 +19,7 @@ from util.logging import get_logger, setup_logger
 from util.profile import parameter_count, profile_flops
 from util.registry import DATASETS, DETECTORS, EVALUATORS, TRAINERS
 from util.seed import seed_everything
+from util.threads import configure_threads
 
 RUNS_ROOT = Path("runs")
 ENTITY_MODES = ("joint", "separate")
@@ -139,8 +140,7 @@ def run(config_path: str, mode: str, overrides: list[str]) -> dict | None:
     name = config_name(config_path)
     entity_mode = _check_entity_mode(cfg)
     device = dist.init_from_env(select_device(cfg["device"]))
-    if cfg["num_threads"]:
-        torch.set_num_threads(int(cfg["num_threads"]))
+    threads = configure_threads(cfg["num_threads"], int(cfg["data"].get("num_workers", 0)))
     log = setup_logger(None)
     if not dist.is_main():
         log.setLevel("WARNING")
@@ -158,7 +158,8 @@ def run(config_path: str, mode: str, overrides: list[str]) -> dict | None:
         ckpt, run_dir = test_checkpoint(cfg, name)
         if entity_mode == "joint" and not ckpt.is_file():
             raise CheckpointError(f"Checkpoint not found: {ckpt}. Train first (-m train) or pass checkpoint=PATH.")
-    log.info("config %s (%s), mode %s, device %s%s", config_path, config_hash(cfg), mode, device, f", run folder {run_dir}" if run_dir else "")
+    log.info("config %s (%s), mode %s, device %s, %d compute threads%s", config_path, config_hash(cfg), mode, device, threads,
+             f", run folder {run_dir}" if run_dir else "")
 
     seed_everything(cfg["seed"])
     data = DATASETS.build(cfg["data"]).prepare()

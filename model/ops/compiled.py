@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
 import sys
 import time
 import warnings
@@ -79,6 +80,7 @@ def _build(verbose: bool) -> None:
     Quiet unless ``verbose``: torch's own warnings (CUDA_HOME, compiler checks) are not about a CPU
     build that works, and a failing one is reported by the caller in one line.
     """
+    _put_ninja_on_path()
     cpp_logger = logging.getLogger("torch.utils.cpp_extension")
     level = cpp_logger.level
     if not verbose:
@@ -99,6 +101,17 @@ def _build(verbose: bool) -> None:
             )
     finally:
         cpp_logger.setLevel(level)
+
+
+def _put_ninja_on_path() -> None:
+    """torch runs ``ninja`` from PATH; the pip package's binary is not there when Python runs from
+    a virtual environment that was not activated."""
+    if shutil.which("ninja") is None:
+        try:
+            import ninja
+        except ImportError:
+            return  # torch then reports that ninja is missing
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
 
 
 if __name__ == "__main__":
