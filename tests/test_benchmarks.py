@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.common import growth_exponent, markdown_table
 
@@ -23,6 +24,11 @@ CASES = {
         ["--quick", "--detectors", "kambaad", "anomaly_transformer"],
         ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_loop) |",
          "KambaAD trains at "],
+    ),
+    "gpu_check": (
+        ["--cpu-dry-run"],
+        ["| check | result | status |", "| selective_scan cpp vs torch_ref, batch 1, d_inner 8", "| causal_conv1d (PyTorch path) vs depthwise conv1d",
+         "| train KambaAD (scan auto)", "| train Anomaly Transformer", "| KambaAD (scan auto) / Anomaly Transformer, training windows/s |"],
     ),
     "scan": (
         ["--quick"],
@@ -50,8 +56,15 @@ def test_benchmark_prints_its_table(script: str) -> None:
     for text in expected:
         assert text in done.stdout, f"{text!r} missing from:\n{done.stdout}"
     assert "Machine: " in done.stdout and "torch " in done.stdout
-    assert "failed" not in done.stdout
+    assert "failed" not in done.stdout and "| FAIL |" not in done.stdout
     assert not re.search(r"\| nan \|", done.stdout)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_gpu_check_says_it_needs_cuda() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "no CUDA device" in done.stderr and "--cpu-dry-run" in done.stderr and done.stdout == ""
 
 
 def test_growth_exponent_recovers_powers() -> None:

@@ -41,7 +41,9 @@
 #include <tuple>
 #include <vector>
 
-#if defined(__SSE__)
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#elif defined(__SSE__)
 #include <xmmintrin.h>
 #endif
 
@@ -82,6 +84,27 @@ using Vec = typename Simd<T>::V;
 template <typename T>
 constexpr int64_t kLanes = sizeof(Vec<T>) / sizeof(T);
 
+#if defined(__AVX512F__)
+// exp of 16 floats with AVX-512's own scaling: k = round(x / ln2), r = x - k ln2 (ln2 in two parts),
+// the degree-6 Cephes polynomial for e^r and vscalefps for e^r * 2^k, which also gives 0 and inf
+// at the ends of float's range. Clamping first keeps r finite for x = +-inf; NaN propagates (it is
+// the second operand of max/min).
+SSMAD_INLINE Vec<float> exp_v(Vec<float> x) {
+  const __m512 c = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), c);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return (Vec<float>)_mm512_scalef_ps(p, k);
+}
+#else
 // exp of 16 floats as straight-line vector arithmetic. Range reduction x = k ln2 + r with ln2 split
 // in two parts (Cody-Waite), a degree-6 polynomial for e^r on |r| <= ln2 / 2 (the classic Cephes
 // coefficients, ~1 ulp), and 2^k built in the exponent bits. Below -87 (under float's smallest
@@ -106,6 +129,7 @@ SSMAD_INLINE Vec<float> exp_v(Vec<float> x) {
   const I scale_bits = ((I)shifted - 0x4B400000 + 127) << 23;  // (k + 127) in the exponent field
   return x < lo ? V{} : p * (V)scale_bits;
 }
+#endif
 
 // softplus with torch's threshold (x itself above 20): max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1],
 // and log1p(e) = 2 atanh(s) with s = e / (2 + e) in (0, 1/3], whose odd series to s^13 is exact to
