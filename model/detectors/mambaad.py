@@ -189,7 +189,7 @@ class MambaAD(FeatureReconstructionDetector):
             (paper: 1, 2, 2, 1, i.e. LSS of 3, 2, 3, 3 HSS blocks).
         scan: ``dict(curve=..., directions=...)``: one of ``SCAN_CURVES`` and 1, 2, 4 or 8.
         d_state, expand: SS2D state size and channel expansion. drop_path: largest stochastic depth.
-        scan_backend: backend of the selective scan (``auto``, ``torch_loop``, ``torch_chunked``, ``torch_ref``, ``mamba_ssm``).
+        scan_backend: backend of the selective scan (``auto``, ``cpp``, ``torch_loop``, ``torch_chunked``, ``torch_ref``, ``mamba_ssm``).
     """
 
     def __init__(

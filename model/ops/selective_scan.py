@@ -1,4 +1,4 @@
-"""The selective scan of Mamba (S6) and its causal depthwise convolution, with three backends.
+"""The selective scan of Mamba (S6) and its causal depthwise convolution, with several backends.
 
 Semantics follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``. With
 ``delta <- softplus(delta + delta_bias)`` (each step optional), for every channel ``d`` and state ``n``::
@@ -8,19 +8,25 @@ Semantics follow ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``. W
 
 Backends:
   * ``torch_ref``     -- a step-by-step loop with autograd; obviously right (the test oracle).
-  * ``torch_loop``    -- pure PyTorch, the CPU fast path: time-major blocks of about
+  * ``cpp``           -- the CPU fast path: a fused C++/OpenMP loop (``csrc/selective_scan_cpu.cpp``,
+    compiled on first use by ``model.ops.compiled``) that vectorises over blocks of 16 adjacent
+    channels, keeps each block's states in registers/L1 and applies bias, softplus, D and the gate
+    on the way; forward keeps the state every ``CHECKPOINT_ELEMENTS // d_state`` steps, backward
+    recomputes each chunk and runs the adjoint recurrence. About two exp() per state value for
+    forward + backward, on torch's threads (``torch.set_num_threads``).
+  * ``torch_loop``    -- pure PyTorch, the CPU fallback: time-major blocks of about
     ``BLOCK_ELEMENTS`` state values are discretised at once, the recurrence is one in-place
     multiply-add per step, and a hand-written backward recomputes each block's states and runs
-    the adjoint recurrence the same way. Everything a step touches stays in cache and no autograd
-    graph is built, so it does ~3 tensor ops per step where ``torch_ref`` does ~20.
+    the adjoint recurrence the same way (~3 tensor ops per step where ``torch_ref`` does ~20).
   * ``torch_chunked`` -- pure PyTorch and parallel in time: inside every chunk the recurrence is
     solved at once with cumulative sums of the log decays (all chunks in parallel); only the carry
     from chunk to chunk is a Python loop. It suits devices that like few, large kernels; on CPU it
     does about twice the arithmetic of a loop, and large ``|delta * A|`` (d_state 64 with Mamba's
     ``A = -(1..d_state)``) forces short chunks.
   * ``mamba_ssm``     -- the CUDA kernels, when the package is importable and tensors are on CUDA.
-``auto`` picks ``mamba_ssm`` when possible, else ``torch_loop`` on CPU and ``torch_chunked`` on
-other devices. benchmarks/scan.py measures them side by side.
+``auto`` picks ``mamba_ssm`` on CUDA when possible (else ``torch_chunked``), and ``cpp`` on CPU
+when it builds (else ``torch_loop``, after one log line saying why). benchmarks/scan.py measures
+them side by side against the floor of one exp() pass over the states.
 """
 from __future__ import annotations
 
