@@ -192,16 +192,25 @@ SSMAD_INLINE double lane_sum(Vec<double> v) {
 }
 
 // The block's `active` channels from src as a vector, 0 in the padding lanes.
+// (A full block's copy has a constant size, so it compiles to one vector move, not a memcpy call.)
 template <typename T>
 SSMAD_INLINE Vec<T> load(const T* src, int64_t active) {
   Vec<T> v{};
-  std::memcpy(&v, src, (active == kLanes<T> ? kLanes<T> : active) * sizeof(T));
+  if (active == kLanes<T>) {
+    std::memcpy(&v, src, sizeof v);
+  } else {
+    std::memcpy(&v, src, active * sizeof(T));
+  }
   return v;
 }
 
 template <typename T>
 SSMAD_INLINE void store(T* dst, Vec<T> v, int64_t active) {
-  std::memcpy(dst, &v, (active == kLanes<T> ? kLanes<T> : active) * sizeof(T));
+  if (active == kLanes<T>) {
+    std::memcpy(dst, &v, sizeof v);
+  } else {
+    std::memcpy(dst, &v, active * sizeof(T));
+  }
 }
 
 // A (batch, L, d_inner) input with channel stride 1.
@@ -240,18 +249,36 @@ struct Scan {
   }
 };
 
-// Where one block reads and writes: the series' offsets advance by their time strides per step.
+// Where one block reads and writes: the offsets of (batch, t = 0, first channel) in u, delta, z,
+// grad_out and the contiguous outputs, and how far each moves per step (computed once per block).
 template <typename T>
-struct Cursor {
-  int64_t u, delta, z, out;  // offsets of (batch, t, first channel) in u, delta, z and the contiguous outputs
-  Cursor(const Scan<T>& s, int64_t block, int64_t t) {
+struct Rows {
+  struct Offsets {
+    int64_t u, delta, z, grad, out;
+  };
+  Offsets start, step;
+  Rows(const Scan<T>& s, int64_t block, const Series<T>& grad_out = {}) {
     const int64_t b = s.batch_of(block), c = s.first_channel(block);
-    u = b * s.u.batch_stride + t * s.u.time_stride + c;
-    delta = b * s.delta.batch_stride + t * s.delta.time_stride + c;
-    z = b * s.z.batch_stride + t * s.z.time_stride + c;
-    out = (b * s.length + t) * s.d_inner + c;
+    start = {b * s.u.batch_stride + c, b * s.delta.batch_stride + c, b * s.z.batch_stride + c,
+             b * grad_out.batch_stride + c, b * s.length * s.d_inner + c};
+    step = {s.u.time_stride, s.delta.time_stride, s.z.time_stride, grad_out.time_stride, s.d_inner};
+  }
+  Offsets at(int64_t t) const {
+    return {start.u + t * step.u, start.delta + t * step.delta, start.z + t * step.z, start.grad + t * step.grad,
+            start.out + t * step.out};
   }
 };
+
+// Steps are read kPrefetch ahead: a block's consecutive steps are d_inner values apart, one cache
+// line each per series, which the hardware prefetcher does not always see coming.
+constexpr int64_t kPrefetch = 8;
+
+template <typename T>
+SSMAD_INLINE void prefetch_step(const Scan<T>& s, const typename Rows<T>::Offsets& ahead) {
+  __builtin_prefetch(s.delta.data + ahead.delta);
+  __builtin_prefetch(s.u.data + ahead.u);
+  if (s.z.data != nullptr) __builtin_prefetch(s.z.data + ahead.z);
+}
 
 // Per-channel constants of one block as vectors: A (N of them), D, delta_bias; padding lanes 0.
 template <typename T>
@@ -279,7 +306,8 @@ struct StepInputs {
 };
 
 template <typename T>
-SSMAD_INLINE StepInputs<T> load_step(const Scan<T>& s, const BlockConstants<T>& k, const Cursor<T>& at, int64_t active) {
+SSMAD_INLINE StepInputs<T> load_step(const Scan<T>& s, const BlockConstants<T>& k, const typename Rows<T>::Offsets& at,
+                                     int64_t active) {
   const Vec<T> raw = load(s.delta.data + at.delta, active) + k.bias;
   return {raw, s.softplus ? softplus_v(raw) : raw, load(s.u.data + at.u, active)};
 }
@@ -305,15 +333,14 @@ SSMAD_INLINE Vec<T> step(Vec<T>* __restrict h, const Vec<T>* __restrict A, const
   return y0 + y1;
 }
 
-// The same step keeping exp(dt A) and the new states for backward.
+// The same step for backward's recompute: from the previous states, stores exp(dt A) and the new states.
 template <typename T>
-SSMAD_INLINE void step_kept(Vec<T>* __restrict h, const Vec<T>* __restrict A, const T* __restrict Bt, Vec<T> dt, Vec<T> dt_u,
-                      int64_t n, Vec<T>* __restrict decays, Vec<T>* __restrict states) {
+SSMAD_INLINE void step_kept(const Vec<T>* __restrict previous, const Vec<T>* __restrict A, const T* __restrict Bt, Vec<T> dt,
+                            Vec<T> dt_u, int64_t n, Vec<T>* __restrict decays, Vec<T>* __restrict states) {
   for (int64_t i = 0; i < n; ++i) {
     const Vec<T> decay = exp_v(dt * A[i]);
-    h[i] = decay * h[i] + dt_u * Bt[i];
     decays[i] = decay;
-    states[i] = h[i];
+    states[i] = decay * previous[i] + dt_u * Bt[i];
   }
 }
 
@@ -326,10 +353,12 @@ void forward_block(const Scan<T>& s, int64_t block, T* out, T* y_kept, T* last, 
   const T* C = s.C + s.bc_offset(block);
   k.load_for(s, block);
   std::fill(h.begin(), h.end(), V{});
+  const Rows<T> rows(s, block);
   for (int64_t c = 0; c < s.n_chunks(); ++c) {
     if (checkpoints != nullptr && c > 0) std::memcpy(checkpoints + (block * (s.n_chunks() - 1) + c - 1) * n * s.W, h.data(), n * sizeof(V));
     for (int64_t t = c * s.chunk; t < std::min(s.length, (c + 1) * s.chunk); ++t) {
-      const Cursor<T> at(s, block, t);
+      const typename Rows<T>::Offsets at = rows.at(t);
+      prefetch_step(s, rows.at(std::min(t + kPrefetch, s.length - 1)));
       const StepInputs<T> in = load_step(s, k, at, active);
       V y = step(h.data(), k.A.data(), B + t * n, C + t * n, in.dt, in.dt * in.u, n) + k.D * in.u;
       if (s.z.data != nullptr) {
@@ -371,10 +400,10 @@ struct Workspace {
   std::vector<StepInputs<T>> inputs;      // (chunk): its inputs
   std::vector<V> grad_B, grad_C;          // (chunk, N): the group's B, C gradients before the lane sum
   std::vector<BlockAdjoint<T>> blocks;    // per block of the group run
-  std::vector<V> h, start;                // (N): the running state; the state before the chunk
+  std::vector<V> start;                   // (N): the state before the chunk
   Workspace(int64_t chunk, int64_t n, int64_t blocks_per_run)
       : decays(chunk * n), states(chunk * n), inputs(chunk), grad_B(chunk * n), grad_C(chunk * n),
-        blocks(blocks_per_run, BlockAdjoint<T>(n)), h(n), start(n) {}
+        blocks(blocks_per_run, BlockAdjoint<T>(n)), start(n) {}
 };
 
 template <typename T>
@@ -402,19 +431,21 @@ void backward_block_chunk(const Scan<T>& s, const BackwardInputs<T>& in, int64_t
   } else {
     std::memcpy(ws.start.data(), s.checkpoint(in.checkpoints, block, t0 / s.chunk), n * sizeof(V));
   }
-  std::copy(ws.start.begin(), ws.start.end(), ws.h.begin());
+  const Rows<T> rows(s, block, in.grad_out);
   for (int64_t t = t0; t < t1; ++t) {
-    const StepInputs<T> x = load_step(s, k, Cursor<T>(s, block, t), active);
+    prefetch_step(s, rows.at(std::min(t + kPrefetch, s.length - 1)));
+    const StepInputs<T> x = load_step(s, k, rows.at(t), active);
     ws.inputs[t - t0] = x;
-    step_kept(ws.h.data(), A, B + t * n, x.dt, x.dt * x.u, n, ws.decays.data() + (t - t0) * n, ws.states.data() + (t - t0) * n);
+    V* states = ws.states.data() + (t - t0) * n;
+    step_kept(t > t0 ? states - n : ws.start.data(), A, B + t * n, x.dt, x.dt * x.u, n, ws.decays.data() + (t - t0) * n, states);
   }
   V* __restrict carry = adj.carry.data();
   V* __restrict grad_A = adj.grad_A.data();
   for (int64_t t = t1 - 1; t >= t0; --t) {
     const StepInputs<T>& x = ws.inputs[t - t0];
-    const Cursor<T> at(s, block, t);
-    V g = load(in.grad_out.data + s.batch_of(block) * in.grad_out.batch_stride + t * in.grad_out.time_stride +
-                   s.first_channel(block), active);
+    const typename Rows<T>::Offsets at = rows.at(t);
+    __builtin_prefetch(in.grad_out.data + rows.at(std::max<int64_t>(t - kPrefetch, 0)).grad);
+    V g = load(in.grad_out.data + at.grad, active);
     if (s.z.data != nullptr) {  // out = y silu(z): dL/dy = g silu(z), dL/dz = g y sig (1 + z (1 - sig))
       const V z = load(s.z.data + at.z, active), sig = sigmoid_v(z);
       store(out.z + at.out, g * load(in.y + at.out, active) * sig * (1 + z * (1 - sig)), active);
