@@ -19,7 +19,8 @@ bias) with dt in [0.001, 0.1], A = -[1..d_state], D, z gating), float32. Backend
                      where affordable);
   * mamba_ssm     -- on CUDA, when installed.
 Each cell is the best of ``--repeats`` rounds; in a round the floor and every backend run once, in
-turn, so their ratios are measured under the same load.
+turn, so their ratios are measured under the same load. Every backend runs at the first thread
+count, only cpp and torch_loop (auto's CPU paths) at the others.
 """
 from __future__ import annotations
 
@@ -89,25 +90,28 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def backends_for(device: str, shape: tuple[int, int, int, int], quick: bool) -> list[str]:
-    """The backends measured at ``shape``: the naive loop only where its quadratic backward is affordable."""
+def backends_for(device: str, shape: tuple[int, int, int, int], quick: bool, every: bool) -> list[str]:
+    """The backends measured at ``shape``: all of them when ``every`` (the naive loop only where its
+    quadratic backward is affordable), else the two that ``auto`` runs on CPU."""
     batch, d_inner, d_state, length = shape
-    names = (["cpp"] if device == "cpu" and scan_kernels() is not None else []) + ["torch_loop", "torch_chunked", "torch_ref"]
-    if not quick and batch * d_inner * d_state * length**2 <= NAIVE_BUDGET:
+    names = (["cpp"] if device == "cpu" and scan_kernels() is not None else []) + ["torch_loop"]
+    if every:
+        names += ["torch_chunked", "torch_ref"]
+    if every and not quick and batch * d_inner * d_state * length**2 <= NAIVE_BUDGET:
         names.append("naive")
     if device == "cuda" and mamba_ssm_available():
         names.append("mamba_ssm")
     return names
 
 
-def measure_shape(shape: tuple[int, int, int, int], device: str, repeats: int, quick: bool) -> dict:
+def measure_shape(shape: tuple[int, int, int, int], device: str, repeats: int, quick: bool, every: bool) -> dict:
     """Best seconds of the exp floor, of each backend's forward+backward and of its forward, and each
     backend's largest forward difference from torch_ref."""
     inputs = make_inputs(*shape, device)
     batch, d_inner, d_state, length = shape
     states = torch.randn(batch, d_inner, length, d_state, device=device)
     exps = torch.empty_like(states)
-    names = backends_for(device, shape, quick)
+    names = backends_for(device, shape, quick, every)
 
     def forward(name: str) -> torch.Tensor:
         with torch.no_grad():
@@ -150,7 +154,7 @@ def speed_tables(shapes: list, thread_counts: list[int], device: str, repeats: i
     for shape in shapes:
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            r = results[shape, threads] = measure_shape(shape, device, repeats, quick)
+            r = results[shape, threads] = measure_shape(shape, device, repeats, quick, every=threads == thread_counts[0])
             floor = r["floor"]
             rows.append([
                 ", ".join(map(str, shape)), threads, f"{floor * 1e3:.2f}",
