@@ -90,10 +90,12 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         if device.type == "cpu":
             return "cpp" if scan_kernels() is not None else "torch_loop"
         return "torch_chunked"
-    if backend == "cpp" and not (device.type == "cpu" and scan_kernels() is not None):
+    if backend == "cpp" and device.type != "cpu":
+        raise ConfigError(f"scan_backend='cpp' runs on CPU tensors only, these are on {device}; use scan_backend='auto'.")
+    if backend == "cpp" and scan_kernels() is None:
         raise ConfigError(
-            "scan_backend='cpp' needs CPU tensors and the C++ kernel, which could not be built here "
-            "(see the log line above); install a C++ compiler and ninja, or use scan_backend='auto'."
+            "scan_backend='cpp' needs the C++ kernel, which could not be built here (see the log line above); "
+            "install a C++ compiler and ninja (pip install -r requirements.txt), or use scan_backend='auto'."
         )
     if backend == "mamba_ssm" and not (mamba_ssm_available() and device.type == "cuda"):
         raise ConfigError(
