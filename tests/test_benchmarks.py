@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks.common import growth_exponent, markdown_table
 
@@ -21,7 +22,17 @@ CASES = {
     "memory": (["--quick"], ["### Data pipeline memory", "| window | train stride | train windows |", "| 100 | 1 | 15,604 |"]),
     "throughput": (
         ["--quick", "--detectors", "kambaad", "anomaly_transformer"],
-        ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_ref) |", "KambaAD epoch speed-up over Anomaly Transformer"],
+        ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_loop) |",
+         "KambaAD trains at "],
+    ),
+    "gpu_check": (
+        ["--cpu-dry-run"],
+        ["| check | result | status |", "| selective_scan cpp vs torch_ref, batch 1, d_inner 8", "| causal_conv1d (PyTorch path) vs depthwise conv1d",
+         "| train KambaAD (scan auto)", "| train Anomaly Transformer", "| KambaAD (scan auto) / Anomaly Transformer, training windows/s |"],
+    ),
+    "scan": (
+        ["--quick"],
+        ["### CPU selective scan, float32, forward+backward ms (x the exp floor)", "| 2, 64, 16, 128 | 1 |", "| 4, 128, 64, 32 | 1 |"],
     ),
     "scaling": (
         ["--quick", "--stacks", "attention", "mamba", "--lengths", "16", "32"],
@@ -45,14 +56,27 @@ def test_benchmark_prints_its_table(script: str) -> None:
     for text in expected:
         assert text in done.stdout, f"{text!r} missing from:\n{done.stdout}"
     assert "Machine: " in done.stdout and "torch " in done.stdout
-    assert "failed" not in done.stdout
+    assert "failed" not in done.stdout and "| FAIL |" not in done.stdout
     assert not re.search(r"\| nan \|", done.stdout)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_gpu_check_says_it_needs_cuda() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "no CUDA device" in done.stderr and "--cpu-dry-run" in done.stderr and done.stdout == ""
 
 
 def test_growth_exponent_recovers_powers() -> None:
     sizes = [100, 200, 400, 800]
     assert growth_exponent(sizes, [3 * s for s in sizes]) == pytest.approx(1.0)
     assert growth_exponent(sizes, [0.5 * s**2 for s in sizes]) == pytest.approx(2.0)
+
+
+def test_projected_seconds_keep_two_significant_digits() -> None:
+    from benchmarks.throughput import seconds_cell
+
+    assert [seconds_cell(s) for s in (9225.4, 12.34, 0.42, 0.0031)] == ["9,225", "12.3", "0.42", "0.0031"]
 
 
 def test_markdown_table_shape() -> None:

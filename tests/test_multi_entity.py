@@ -50,6 +50,10 @@ def test_separate_models_aggregate_and_resume_skips_done_entities(tmp_path, caps
     assert "## Per entity" in (run_dir / "results.md").read_text()
     assert "'scaler_scope': 'entity'" in (run_dir / "config.py").read_text()  # one model each: one scaler each
     assert all(s["scored_features"] == [0] for s in subs.values())  # SMAP's labels describe the telemetry
+    assert top["scored_features"] == [0]
+    every = np.mean([s["all_features"]["metrics"]["auc_pr"] for s in subs.values()])
+    assert top["all_features"]["mean_over_entities"]["auc_pr"] == pytest.approx(every)
+    assert "all features, mean over entities" in (run_dir / "results.md").read_text()
 
     # A kill during A-2's evaluation: its results are missing, the others are complete.
     (run_dir / "entities" / "A-2" / "results.json").unlink()

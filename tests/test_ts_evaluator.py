@@ -106,3 +106,25 @@ def test_a_detector_that_cannot_score_a_feature_subset_is_refused_before_scoring
 def test_label_features_must_index_the_features():
     with pytest.raises(ConfigError, match="label_features"):
         LabelledFeature(window=20, label_features=[5]).prepare()
+
+
+@DATASETS.register("_test_repeated_values")
+class RepeatedValues(TimeSeriesSource):
+    """Telemetry that repeats one value for long stretches, as SMAP/MSL channels do."""
+
+    def read(self):
+        train = np.repeat(np.arange(10.0), 60)[:, None]
+        test = np.repeat(np.arange(10.0), 60)[:, None]
+        labels = np.zeros(600, int)
+        labels[300:360] = 1
+        return [Entity("flat", train, test, labels)]
+
+
+def test_the_random_baseline_is_iid_uniform_without_ties_and_the_same_in_every_run(tmp_path):
+    data = RepeatedValues(window=20, batch_size=64).prepare()
+    evaluator = EVALUATORS.build(dict(type="timeseries", baselines=True, plots=False))
+    first = evaluator._score_baseline("random", data, None)[0]
+    second = evaluator._score_baseline("random", data, None)[0]
+    np.testing.assert_array_equal(first["test"], second["test"])
+    assert len(np.unique(first["test"])) == len(first["test"])  # a hash of the values would give 10 distinct scores
+    assert 0.0 <= first["test"].min() and first["test"].max() < 1.0

@@ -74,7 +74,9 @@ def aggregate_entities(run_dir: Path, names: list[str], description: str, window
     per_entity = {n: subs[n]["metrics"] for n in names}
     concatenation = compute_metrics(np.concatenate(labels), np.concatenate(scores), threshold=np.concatenate(thresholds), window=window)
     results = {
-        key: first[key] for key in ("detector", "protocol", "threshold_rule", "point_adjustment", "vus_window", "versions", "config", "config_hash", "seed") if key in first
+        key: first[key]
+        for key in ("detector", "protocol", "threshold_rule", "point_adjustment", "vus_window", "score_features", "scored_features", "label_features", "versions", "config", "config_hash", "seed")
+        if key in first
     }
     results |= {
         "vus_windows": {n: subs[n].get("vus_windows", {}).get(n, window) for n in names} | {CONCATENATION: window},
@@ -85,6 +87,8 @@ def aggregate_entities(run_dir: Path, names: list[str], description: str, window
         "per_entity": per_entity,
         "dataset": {"description": f"{description}; one model per entity", "entities": names},
     }
+    if "all_features" in first:  # each entity's model scored from all features too: their mean
+        results["all_features"] = {"mean_over_entities": aggregate({n: subs[n]["all_features"]["metrics"] for n in names})}
     if "baselines" in first:
         results["baselines"] = {b: aggregate({n: subs[n]["baselines"][b] for n in names}) for b in first["baselines"]}
         results["baselines_mean_over_entities"] = results["baselines"]

@@ -20,6 +20,7 @@ from util.logging import get_logger, setup_logger
 from util.profile import parameter_count, profile_flops
 from util.registry import DATASETS, DETECTORS, EVALUATORS, TRAINERS
 from util.seed import seed_everything
+from util.threads import configure_threads
 
 RUNS_ROOT = Path("runs")
 ENTITY_MODES = ("joint", "separate")
@@ -199,8 +200,7 @@ def run(config_path: str, mode: str, overrides: list[str], report: bool = True) 
         cfg["data"]["scaler_scope"] = "entity"  # one model per entity: one scaler per entity
     evaluator = EVALUATORS.build(cfg["evaluation"]) if mode != "predict" else None
     device = dist.init_from_env(select_device(cfg["device"]))
-    if cfg["num_threads"]:
-        torch.set_num_threads(int(cfg["num_threads"]))
+    threads = configure_threads(cfg["num_threads"], int(cfg["data"].get("num_workers", 0)))
     log = setup_logger(None)
     if not dist.is_main():
         log.setLevel("WARNING")
@@ -239,7 +239,8 @@ def run(config_path: str, mode: str, overrides: list[str], report: bool = True) 
 def _run_mode(cfg: dict, config_path: str, mode: str, name: str, entity_mode: str, evaluator, run_dir: Path | None, ckpt: Path | None, device: torch.device) -> dict | None:  # noqa: ANN001
     """Read the data, then profile, or train and evaluate, or evaluate (see ``run``)."""
     log = get_logger()
-    log.info("config %s (%s), mode %s, device %s%s", config_path, config_hash(cfg), mode, device, f", run folder {run_dir}" if run_dir else "")
+    log.info("config %s (%s), mode %s, device %s, %d compute threads%s", config_path, config_hash(cfg), mode, device, torch.get_num_threads(),
+             f", run folder {run_dir}" if run_dir else "")
     seed_everything(cfg["seed"])
     data = DATASETS.build(cfg["data"]).prepare()
     log.info("data: %s", data.describe())

@@ -8,8 +8,9 @@ test set (measured both ways too), and writes ``results.json``, ``results.md``, 
 """
 from __future__ import annotations
 
-import shutil
 import platform
+import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from util.results import write_results_json
 
 PROTOCOLS = ("honest", "legacy")
 BASELINES = ("random", "zscore")
+RANDOM_SEED = 0  # the random baseline's scores depend on this and the entity's name only
 ENTITY_SCALINGS = (None, "val")
 CONCATENATION = "concatenation"
 
@@ -193,19 +195,31 @@ class TimeSeriesEvaluator:
         the threshold rule needs it (the legacy train+test percentile)."""
         return [self._score_entity(detector, data, entity, device, progress) for entity in data.entities]
 
-    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
+    def _parts(self, entity, data: TimeSeriesData) -> dict[str, np.ndarray]:  # noqa: ANN001
+        """The series of ``entity`` to score: test, validation and (for the legacy rule) training."""
         train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
-        parts = {"test": entity.test, "val": entity.val, "train": train}
-        return {k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in parts.items()}
+        return {"test": entity.test, "val": entity.val, "train": train}
+
+    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
+        return {k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in self._parts(entity, data).items()}
 
     def _score_baseline(self, name: str, data: TimeSeriesData, features: list[int] | None) -> list[dict[str, np.ndarray]]:
-        """A baseline's scores, entity by entity: the z-score is each entity's own per-channel z of
-        its raw values (floored as the pipeline floors it), whatever scaler the detector was given."""
+        """A baseline's scores, entity by entity.
+
+        ``random``: independent uniform scores from a generator seeded by the entity's name, so
+        they are the same in every run and never tied (scores hashed from the values tie wherever
+        telemetry repeats itself). ``zscore``: each entity's own per-channel z of its raw values
+        (floored as the pipeline floors it), whatever scaler the detector was given.
+        """
         out = []
         for entity in data.entities:
+            if name == "random":
+                rng = np.random.default_rng([RANDOM_SEED, zlib.crc32(entity.name.encode())])
+                parts = self._parts(entity, data)
+                out.append({k: rng.random(len(v)) for k, v in parts.items()})
+                continue
             baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
-            if name == "zscore":
-                baseline.use_statistics(*entity.zscore_statistics())
+            baseline.use_statistics(*entity.zscore_statistics())
             baseline.score_features = features
             out.append(self._score_entity(baseline, data, entity, torch.device("cpu")))
         return out
@@ -335,7 +349,7 @@ def render_markdown(results: dict) -> str:
         *_table(rows, LEGACY_COLUMNS),
     ]
     if "all_features" in results:
-        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]}
+        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]} if "metrics" in results["all_features"] else {}
         if len(results["per_entity"]) > 1:
             every[f"{results['detector']}, all features, mean over entities"] = results["all_features"]["mean_over_entities"]
         out += ["", "## The same detector scored from all features (training always uses all)", *_table(every, HONEST_COLUMNS + THRESHOLD_COLUMNS[2:3])]

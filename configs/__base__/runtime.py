@@ -3,7 +3,7 @@ seed = 0
 device = "auto"  # "auto" picks CUDA when present, else CPU; or "cpu", "cuda", "cuda:1"
 work_dir = None  # None: runs/<config-name>/<timestamp>/; a path: the run folder exactly there
 checkpoint = None  # -m test/predict: a checkpoint file or run folder to evaluate
-num_threads = None  # torch.set_num_threads on CPU; None leaves PyTorch's default
+num_threads = None  # compute threads (matrix products and the CPU scan share them); None: the cores, less one per DataLoader worker
 entity_mode = "joint"  # several entities: "joint" (one model over all) or "separate" (one model each, runs/<...>/entities/<name>/)
 
 # -m predict: score a new series with a trained run (checkpoint=RUN); `data.path=x` is accepted for `predict.path=x`.

@@ -220,7 +220,7 @@ class MambaAD(FeatureReconstructionDetector):
         d_state, expand: SS2D state size and channel expansion.
         drop_path: stochastic depth of the coarsest LSS module (paper: 0.2), ramped down to the finest
             (``lss_drop_path_rates``).
-        scan_backend: backend of the selective scan (``auto``, ``torch_loop``, ``torch_chunked``, ``torch_ref``, ``mamba_ssm``).
+        scan_backend: backend of the selective scan (``auto``, ``cpp``, ``torch_loop``, ``torch_chunked``, ``torch_ref``, ``mamba_ssm``).
     """
 
     def __init__(
