@@ -117,3 +117,17 @@ def test_unconditional_cuda_calls_stay_on_the_cpu_only_inside_the_reference_bloc
         assert tensor.cuda() is tensor
     with pytest.raises((RuntimeError, AssertionError)):
         tensor.cuda()
+
+
+def test_random_column_is_uniform_seeded_by_the_file_and_scored_like_the_others(files, tmp_path):
+    out = tmp_path / "out"
+    assert bench.main(["--root", str(files), "--random", "--out", str(out)]) == 0
+    name = "001_Toy_id_1_Sensor_tr_120_1st_205"
+    scores = np.load(out / "scores" / "random" / f"{name}.npy")
+    assert scores.shape == (300,) and 0 <= scores.min() and scores.max() < 1 and len(np.unique(scores)) == 300
+    other = np.load(out / "scores" / "random" / "002_Toy_id_2_Sensor_tr_120_1st_210.npy")
+    assert not np.allclose(scores, other)  # each file its own draw
+    assert bench.main(["--root", str(files), "--random", "--out", str(tmp_path / "again")]) == 0
+    assert np.array_equal(np.load(tmp_path / "again" / "scores" / "random" / f"{name}.npy"), scores)  # the same in every run
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert board["method"].tolist() == ["random"] and board["kind"].tolist() == ["random"]

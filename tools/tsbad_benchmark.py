@@ -20,6 +20,8 @@ Methods. ``--configs``: our detectors, each a config file or a name of the Pytho
 implementations (the ``tsb-ad`` package), run by its ``model_wrapper.run_<name>`` with its tuned
 hyper-parameters (``Optimal_Multi_algo_HP_dict``; for univariate files
 ``Optimal_Uni_algo_HP_dict`` where it has the method), seeded with 2024 as its runner is.
+``--random``: independent uniform scores seeded by the file's name (the evaluator's random
+baseline), the floor every method must beat on the same files and buffers.
 
 Outputs under ``--out``: ``results/<method>/<file stem>.json`` (metrics, buffer, seconds, or the
 error) and ``scores/<method>/<file stem>.npy`` per finished pair; a rerun skips finished pairs
@@ -56,12 +58,14 @@ from data.timeseries.tsbad import TsbAd, resolve_files  # noqa: E402
 from metric.timeseries import threshold_free_metrics  # noqa: E402
 from metric.timeseries.period import dominant_period  # noqa: E402
 from metric.timeseries.segments import segments  # noqa: E402
+from model.detectors.baselines import random_baseline_generator  # noqa: E402
 from trainer.api import DEFAULT_SUFFIX, AnomalyDetector, config_path  # noqa: E402
 from util.errors import ConfigError, DataError, UserError  # noqa: E402
 
 TABLE_METRICS = {"VUS-PR": "vus_pr", "AUC-PR": "auc_pr", "AUC-ROC": "auc_roc"}
 REFERENCE_PREFIX = "TSB-AD:"
 REFERENCE_SEED = 2024  # TSB-AD's runners seed torch, numpy and random with it
+RANDOM = "random"  # --random: the column of independent uniform scores every method must beat
 METHODS_FILE = "methods.json"
 
 
@@ -70,8 +74,8 @@ class Method:
     """One column of the tables: ours (a config) or TSB-AD's (a model name)."""
 
     label: str
-    kind: str  # "ours" or "tsb-ad"
-    name: str  # config path or TSB-AD model name
+    kind: str  # "ours", "tsb-ad" or "random"
+    name: str  # config path, TSB-AD model name or "uniform"
 
     @property
     def key(self) -> str:
@@ -234,6 +238,8 @@ def run_pair(method: Method, overrides: list[str], entity: Entity, out: Path) ->
     try:
         if method.kind == "ours":
             scores, facts = score_ours(method, overrides, values, train_length)
+        elif method.kind == RANDOM:
+            scores, facts = random_baseline_generator(entity.name).random(len(values)), {"seed": 0}
         else:
             scores, facts = score_reference(method, values, train_length, out / "logs" / f"{method.key}.log")
         if len(scores) != len(labels):
@@ -361,6 +367,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--files", nargs="+", default=["*.csv"], help="file names, one glob, or one TSB-AD File_List csv (relative to --root)")
     parser.add_argument("--configs", nargs="*", default=[], help="our detectors: config files or API names (kambaad, maat, pca, ...)")
     parser.add_argument("--reference", nargs="*", default=[], help="TSB-AD's own implementations, e.g. PCA IForest KMeansAD CNN AnomalyTransformer")
+    parser.add_argument("--random", action="store_true", help="add a column of uniform random scores (seeded by the file name), the floor to beat")
     parser.add_argument("--set", nargs="*", default=[], metavar="[NAME:]key=value", help="overrides of our configs (NAME: only that one)")
     parser.add_argument("--out", default="runs/tsbad", help="folder of results, scores and tables")
     parser.add_argument("--shard", help="K/N: run the K-th of N parts of the file list (K = 1..N)")
@@ -376,11 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.merge:
             if not args.root:
                 raise ConfigError("--root is required: the folder of the TSB-AD files.")
-            if not args.configs and not args.reference:
-                raise ConfigError("Name at least one method: --configs (ours) and/or --reference (TSB-AD's).")
+            if not args.configs and not args.reference and not args.random:
+                raise ConfigError("Name at least one method: --configs (ours), --reference (TSB-AD's) and/or --random.")
             shard = parse_shard(args.shard)
             files = resolve_files(Path(args.root), args.files[0] if len(args.files) == 1 else args.files)
             methods = [our_method(c) for c in args.configs] + [reference_method(r) for r in args.reference]
+            methods += [Method(RANDOM, RANDOM, "uniform")] if args.random else []
             overrides = split_overrides(args.set, [m.label for m in methods if m.kind == "ours"])
             out.mkdir(parents=True, exist_ok=True)
             remember_methods(out, methods)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import shutil
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from data.timeseries.windows import fold_window_scores, identity_collate
 from metric.timeseries import aggregate, compute_metrics
 from metric.timeseries.period import dominant_period
 from model.detectors.base import Detector
+from model.detectors.baselines import random_baseline_generator
 from util import distributed as dist
 from util.device import move_batch
 from util.errors import ConfigError
@@ -214,7 +214,7 @@ class TimeSeriesEvaluator:
         out = []
         for entity in data.entities:
             if name == "random":
-                rng = np.random.default_rng([RANDOM_SEED, zlib.crc32(entity.name.encode())])
+                rng = random_baseline_generator(entity.name, RANDOM_SEED)
                 parts = self._parts(entity, data)
                 out.append({k: rng.random(len(v)) for k, v in parts.items()})
                 continue

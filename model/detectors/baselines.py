@@ -8,6 +8,7 @@ Fitted statistics are buffers (or, for the forest, extra state), so checkpoints 
 from __future__ import annotations
 
 import pickle
+import zlib
 
 import numpy as np
 import torch
@@ -109,6 +110,12 @@ def _fmix32(h: torch.Tensor) -> torch.Tensor:
     h = h ^ (h >> 13)
     h = (h * 0xC2B2AE35) & _MASK32
     return h ^ (h >> 16)
+
+
+def random_baseline_generator(name: str, seed: int = 0) -> np.random.Generator:
+    """The generator of the random baseline for the series called ``name``: independent uniform
+    scores that are the same in every run and never tied (the evaluator's and the TSB-AD runner's)."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
 @DETECTORS.register("random")
