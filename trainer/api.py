@@ -38,6 +38,7 @@ from util.device import select_device
 from util.errors import ConfigError, DataError
 from util.registry import EVALUATORS, TRAINERS, accepted_params
 from util.seed import seed_everything
+from util.threads import configure_threads
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_SUFFIX = "_csv"
@@ -117,8 +118,7 @@ class AnomalyDetector:
 
     def fit(self, X: np.ndarray, y: None = None) -> "AnomalyDetector":
         """Train on ``X`` ``(time, features)``, assumed normal; ``y`` is ignored (API convention)."""
-        if self.cfg["num_threads"]:
-            torch.set_num_threads(int(self.cfg["num_threads"]))
+        configure_threads(self.cfg["num_threads"], int(self.cfg["data"].get("num_workers", 0)))  # run.py's thread policy
         train = as_series(X, "fit(X)")
         seed_everything(self.cfg["seed"])
         data = self._data(train, train)
