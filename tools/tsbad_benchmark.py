@@ -71,7 +71,7 @@ METHODS_FILE = "methods.json"
 
 @dataclass(frozen=True)
 class Method:
-    """One column of the tables: ours (a config) or TSB-AD's (a model name)."""
+    """One column of the tables: ours (a config), TSB-AD's (a model name) or the random floor."""
 
     label: str
     kind: str  # "ours", "tsb-ad" or "random"
