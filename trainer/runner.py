@@ -200,7 +200,7 @@ def run(config_path: str, mode: str, overrides: list[str], report: bool = True) 
         cfg["data"]["scaler_scope"] = "entity"  # one model per entity: one scaler per entity
     evaluator = EVALUATORS.build(cfg["evaluation"]) if mode != "predict" else None
     device = dist.init_from_env(select_device(cfg["device"]))
-    threads = configure_threads(cfg["num_threads"], int(cfg["data"].get("num_workers", 0)))
+    configure_threads(cfg["num_threads"], int(cfg["data"].get("num_workers", 0)))
     log = setup_logger(None)
     if not dist.is_main():
         log.setLevel("WARNING")
