@@ -131,3 +131,25 @@ def test_random_column_is_uniform_seeded_by_the_file_and_scored_like_the_others(
     assert np.array_equal(np.load(tmp_path / "again" / "scores" / "random" / f"{name}.npy"), scores)  # the same in every run
     board = pd.read_csv(out / "leaderboard.csv")
     assert board["method"].tolist() == ["random"] and board["kind"].tolist() == ["random"]
+
+
+def test_every_run_of_ours_keeps_its_training_log(files, tmp_path):
+    out = tmp_path / "out"
+    args = ["--root", str(files), "--files", "001_*.csv", "--configs", "zscore", "dense_ae", "--set", "data.window=20", "device=cpu", "num_threads=1"]
+    assert bench.main([*args, "dense_ae:trainer.max_steps=3", "--out", str(out)]) == 0
+    log = json.loads((out / "logs" / "dense_ae" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
+    assert log["trainable"] and log["steps"] == 3 and log["stopped_by"] == ["max_steps"] and not log["early_stopped"]
+    assert len(log["train_loss"]) == len(log["val_loss"]) == len(log["lr"]) == log["epochs"] >= 1 and 1 <= log["best_epoch"] <= log["epochs"]
+    assert log["limits"] == {"epochs": 10, "max_steps": 3, "patience": 3, "select": "val_loss"} and log["seconds"]["fit"] > 0
+    assert "dense_ae:trainer.max_steps=3" not in log["overrides"] and "trainer.max_steps=3" in log["overrides"]
+    offline = json.loads((out / "logs" / "zscore" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
+    assert not offline["trainable"] and offline["steps"] == 0 and offline["stopped_by"] == [] and offline["train_loss"] == []
+
+
+def test_the_training_log_says_when_early_stopping_fired(files, tmp_path):
+    out = tmp_path / "out"
+    frozen = ["dense_ae:trainer.optimizer.lr=0.0", "dense_ae:trainer.patience=1", "dense_ae:trainer.epochs=20"]  # the validation loss never improves
+    assert bench.main(["--root", str(files), "--files", "001_*.csv", *FAST[:-4], "data.window=20", *frozen, "device=cpu", "num_threads=1", "--out", str(out)]) == 0
+    log = json.loads((out / "logs" / "dense_ae" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
+    assert log["early_stopped"] and log["stopped_by"] == ["patience"] and log["epochs"] == 2 and log["best_epoch"] == 1
+    assert len(log["train_loss"]) == 2 and log["steps"] > 3

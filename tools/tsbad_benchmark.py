@@ -24,7 +24,10 @@ hyper-parameters (``Optimal_Multi_algo_HP_dict``; for univariate files
 baseline), the floor every method must beat on the same files and buffers.
 
 Outputs under ``--out``: ``results/<method>/<file stem>.json`` (metrics, buffer, seconds, or the
-error) and ``scores/<method>/<file stem>.npy`` per finished pair; a rerun skips finished pairs
+error) and ``scores/<method>/<file stem>.npy`` per finished pair, and for ours
+``logs/<method>/<file stem>.json``, the training log read from the fit's run folder (loss per
+epoch, optimiser steps, the limits that stopped it, whether early stopping fired, the best
+epoch, seconds of fit and of scoring): "was it trained?" is answered there. A rerun skips finished pairs
 (delete a json to run it again). ``--shard K/N`` (K = 1..N) takes every N-th file from the K-th
 of the sorted list, so N processes or a Slurm array (``--shard $SLURM_ARRAY_TASK_ID/N`` with
 ``--array=1-N``) split one list; an unsharded run, and ``--merge``, write
@@ -40,7 +43,9 @@ import json
 import os
 import random
 import re
+import struct
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +65,8 @@ from metric.timeseries.period import dominant_period  # noqa: E402
 from metric.timeseries.segments import segments  # noqa: E402
 from model.detectors.baselines import random_baseline_generator  # noqa: E402
 from trainer.api import DEFAULT_SUFFIX, AnomalyDetector, config_path  # noqa: E402
+from trainer.base import BEST, LAST  # noqa: E402
+from util.checkpoint import load_checkpoint  # noqa: E402
 from util.errors import ConfigError, DataError, UserError  # noqa: E402
 
 TABLE_METRICS = {"VUS-PR": "vus_pr", "AUC-PR": "auc_pr", "AUC-ROC": "auc_roc"}
@@ -67,6 +74,7 @@ REFERENCE_PREFIX = "TSB-AD:"
 REFERENCE_SEED = 2024  # TSB-AD's runners seed torch, numpy and random with it
 RANDOM = "random"  # --random: the column of independent uniform scores every method must beat
 METHODS_FILE = "methods.json"
+EPOCH_SCALARS = {"train_loss": "epoch/train_loss", "val_loss": "epoch/val_loss", "lr": "epoch/lr"}  # what the trainer writes per epoch
 
 
 @dataclass(frozen=True)
@@ -170,10 +178,62 @@ def split_overrides(overrides: list[str], labels: list[str]) -> dict[str, list[s
     return out
 
 
-def score_ours(method: Method, overrides: list[str], values: np.ndarray, train_length: int) -> tuple[np.ndarray, dict]:
-    """Our detector fit on rows ``[:train_length]`` and scored on the whole series."""
-    detector = AnomalyDetector(method.name, overrides).fit(values[:train_length])
-    return detector.decision_function(values), {"config": method.name, "overrides": overrides}
+def event_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of the TensorBoard event files in ``folder``, by tag: (step, value) in write order.
+
+    Reads the files' TFRecord framing (length, its CRC, an ``Event``, its CRC) with tensorboardX's
+    protos, so TensorBoard itself is not needed.
+    """
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        data, position = path.read_bytes(), 0
+        while position + 12 <= len(data):
+            (length,) = struct.unpack_from("<Q", data, position)
+            event = Event.FromString(data[position + 12 : position + 12 + length])
+            position += 12 + length + 4
+            for value in event.summary.value:
+                if value.WhichOneof("value") == "simple_value":
+                    scalars.setdefault(value.tag, []).append((int(event.step), float(value.simple_value)))
+    return scalars
+
+
+def training_log(run_dir: Path, trainer_cfg: dict) -> dict:
+    """What the trainer left in its run folder: loss per epoch, steps, the limits that stopped it, the best epoch.
+
+    ``stopped_by`` lists the limits reached at the end (``epochs``, ``max_steps``, ``patience``);
+    ``early_stopped`` is true when patience ended training before the epoch limit. A detector fit
+    without gradients (z-score, PCA, ...) has ``trainable`` false and no epochs.
+    """
+    last, best = (load_checkpoint(run_dir / name) for name in (LAST, BEST))
+    epochs, steps, max_steps, patience = last["epoch"], last["step"], trainer_cfg.get("max_steps"), trainer_cfg["patience"]
+    trainable = last["optimizer"] is not None
+    reached = {"epochs": epochs >= trainer_cfg["epochs"], "max_steps": max_steps is not None and steps >= max_steps, "patience": last["bad_epochs"] >= patience}
+    scalars = event_scalars(run_dir / "tensorboard")
+    return {
+        "trainable": trainable,
+        "epochs": epochs,
+        "steps": steps,
+        "best_epoch": best["epoch"] if trainable else None,
+        "stopped_by": [limit for limit, hit in reached.items() if hit] if trainable else [],
+        "early_stopped": trainable and reached["patience"] and not reached["epochs"],
+        "limits": {key: trainer_cfg.get(key) for key in ("epochs", "max_steps", "patience", "select")},
+        **{name: [value for _, value in scalars.get(tag, [])] for name, tag in EPOCH_SCALARS.items()},
+    }
+
+
+def score_ours(method: Method, overrides: list[str], values: np.ndarray, train_length: int, log: Path) -> tuple[np.ndarray, dict]:
+    """Our detector fit on rows ``[:train_length]`` and scored on the whole series; its training log goes to ``log``."""
+    with tempfile.TemporaryDirectory(prefix="ssmad-tsbad-") as run_dir:
+        start = time.time()
+        detector = AnomalyDetector(method.name, overrides, work_dir=run_dir).fit(values[:train_length])
+        fitted = time.time()
+        scores = detector.decision_function(values)
+        history = training_log(Path(run_dir), detector.cfg["trainer"])
+    seconds = {"fit": fitted - start, "score": time.time() - fitted}
+    write_json(log, {"config": method.name, "overrides": overrides, "seed": detector.cfg["seed"], **history, "seconds": seconds})
+    return scores, {"config": method.name, "overrides": overrides}
 
 
 def reference_hp(name: str, n_features: int) -> tuple[dict, str]:
@@ -237,7 +297,7 @@ def run_pair(method: Method, overrides: list[str], entity: Entity, out: Path) ->
     start = time.time()
     try:
         if method.kind == "ours":
-            scores, facts = score_ours(method, overrides, values, train_length)
+            scores, facts = score_ours(method, overrides, values, train_length, out / "logs" / method.key / f"{entity.name}.json")
         elif method.kind == RANDOM:
             scores, facts = random_baseline_generator(entity.name).random(len(values)), {"seed": 0}
         else:
