@@ -5,6 +5,7 @@
     detector = AnomalyDetector("kambaad", {"trainer.epochs": 2})  # configs/kambaad/kambaad_csv.py
     detector.fit(train)                          # (time, features) or (time,) array
     scores = detector.decision_function(series)  # (time,): one anomaly score per step
+    parts = detector.feature_contributions(series)  # (time, features): each feature's part in it
 
 A detector is named by a config file or by a name: ``"kambaad"`` means its config for unknown
 data (``configs/**/kambaad_csv.py``), any other config stem (``"kambaad_smap"``) that file.
@@ -15,7 +16,8 @@ arrays in ``data.timeseries.pipeline``, the detector is built and seeded as ``ru
 it, trained by the registered trainer (early stopping on the tail of the training array,
 best checkpoint restored), and a series is scored window by window from the features
 ``evaluation.score_features`` names, folded back to steps exactly as the evaluator scores a test
-set. Same config, seed and arrays: the same scores.
+set. Same config, seed and arrays: the same scores. ``feature_contributions`` folds each
+feature's contribution (``Detector.feature_contributions``) to steps the same way.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import torch
 from data.timeseries.base import Entity, TimeSeriesSource
 from data.timeseries.pipeline import TimeSeriesData
 from trainer.base import BEST, restore_weights
+from trainer.contributions import series_contributions
 from trainer.runner import build_detector
 from trainer.ts_evaluator import score_series
 from util.checkpoint import load_checkpoint
@@ -139,10 +142,21 @@ class AnomalyDetector:
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """``(time,)`` anomaly scores of ``X`` ``(time, features)``, scaled with the training statistics."""
-        if self.detector_ is None:
-            raise ConfigError("Call fit(train) before decision_function(X).")
-        series = as_series(X, "decision_function(X)")
-        if series.shape[1] != self._train.shape[1]:
-            raise DataError(f"decision_function(X): X has {series.shape[1]} features, the detector was fit on {self._train.shape[1]}.")
-        data = self._data(self._train, series)
+        data = self._scored_data(X, "decision_function")
         return score_series(self.detector_, data, data.entities[0].test, self.device)
+
+    def feature_contributions(self, X: np.ndarray) -> np.ndarray:
+        """``(time, features)``: each feature's contribution to the score of each step of ``X`` (which
+        sensor); for reconstruction detectors the score is their mean over the scored features. A
+        detector whose score does not split over features raises a ``ConfigError`` saying so."""
+        data = self._scored_data(X, "feature_contributions")
+        return series_contributions(self.detector_, data, data.entities[0].test, self.device)
+
+    def _scored_data(self, X: np.ndarray, method: str) -> TimeSeriesData:
+        """The pipeline's data for scoring ``X`` with the fitted detector (training scaler)."""
+        if self.detector_ is None:
+            raise ConfigError(f"Call fit(train) before {method}(X).")
+        series = as_series(X, f"{method}(X)")
+        if series.shape[1] != self._train.shape[1]:
+            raise DataError(f"{method}(X): X has {series.shape[1]} features, the detector was fit on {self._train.shape[1]}.")
+        return self._data(self._train, series)

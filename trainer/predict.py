@@ -16,7 +16,11 @@ memory map for ``.npy``); the last ``window - 1`` rows of a chunk are kept for t
 scores equal a one-shot pass over the whole series (same windows, same averaging).
 Writes ``scores.csv`` (timestamp, score, is_anomaly) and ``scores.png`` into ``predict.output``,
 by default a new folder ``<run>/predict/<file name>/`` (``-1``, ``-2``, ... when taken), so no
-earlier prediction is overwritten. Time series only: image runs are evaluated with ``-m test``.
+earlier prediction is overwritten. A detector whose score splits over features
+(``Detector.feature_contributions``) also gets ``contributions.csv`` (timestamp, then one column
+per feature: its contribution to the raw score at each step, folded over windows as the scores
+are) and, when a step is flagged, ``contributions.png``: the top features around the flagged
+segment holding the highest score. Time series only: image runs are evaluated with ``-m test``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import torch
 
 from data.timeseries.csv import feature_columns_of
 from data.timeseries.validate import TimeOrder, empty_table_message, other_delimiter, time_order
+from metric.timeseries.segments import segments
 from metric.timeseries.suite import predictions
 from trainer.base import BEST, restore_weights
 from util import distributed as dist
@@ -38,10 +43,12 @@ from util.config import load as load_config
 from util.errors import CheckpointError, ConfigError, DataError
 from util.folders import missing_folders, remove_created, unused_path
 from util.logging import get_logger
+from util.plots import plot_top_features
 from util.registry import DATASETS, DETECTORS
 
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 CALIBRATION = "calibration.json"
+CONTRIBUTIONS = "contributions.csv"
 DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
@@ -81,41 +88,76 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     out_dir = Path(options["output"]) if options.get("output") else unused_path(run_dir / "predict" / path.name)
     score_scaling = calibration.get("score_scaling", {}).get(entity, {"center": 0.0, "spread": 1.0})
     raw = stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"])
-    calibrated = ((s - score_scaling["center"]) / score_scaling["spread"] for s in raw)  # the units the threshold was set in
-    parts = write_scores(calibrated, pending, float(threshold), out_dir)
-    scores = np.concatenate(parts)
+    center, spread = score_scaling["center"], score_scaling["spread"]
+    calibrated = (np.column_stack([(s[:, 0] - center) / spread, s[:, 1:]]) for s in raw)  # the score in the units the threshold was set in
+    names = columns.get("features") or [f"feature_{i}" for i in range(n_features)]
+    scores = np.concatenate(write_scores(calibrated, pending, float(threshold), out_dir, names))
     plot_predictions(out_dir / "scores.png", scores, float(threshold), f"{path.name}: {cfg['model']['type']} scores")
     summary = {"path": str(path), "points": len(scores), "anomalies": int((scores >= threshold).sum()), "threshold": float(threshold), "output": str(out_dir)}
     get_logger().info("predict: %d points, %d flagged at threshold %.6g; wrote %s", summary["points"], summary["anomalies"], summary["threshold"], out_dir / "scores.csv")
+    (out_dir / "contributions.png").unlink(missing_ok=True)  # an earlier prediction's, into the same predict.output
+    if (out_dir / CONTRIBUTIONS).is_file() and summary["anomalies"]:
+        top = plot_flagged_features(out_dir, scores, float(threshold), window, f"{path.name}: {cfg['model']['type']}")
+        get_logger().info("predict: the features contributing most to the highest flagged segment: %s; wrote %s", ", ".join(top), out_dir / "contributions.png")
     return summary
 
 
-def write_scores(stream: Iterator[np.ndarray], pending: list[np.ndarray], threshold: float, out_dir: Path) -> list[np.ndarray]:
-    """Write ``scores.csv`` as scores arrive (timestamps taken from ``pending``); returns the scores.
+def write_scores(stream: Iterator[np.ndarray], pending: list[np.ndarray], threshold: float, out_dir: Path, names: list[str]) -> list[np.ndarray]:
+    """Write ``scores.csv`` as rows arrive (timestamps taken from ``pending``); returns the scores.
 
-    Rows go to ``scores.csv.part``, renamed to ``scores.csv`` once complete: a failure part-way
-    removes it (and the folders it created) and leaves an earlier ``scores.csv`` untouched.
+    Each array of ``stream`` is ``(rows, 1 + c)``: the score, then ``c`` (0 or ``len(names)``)
+    feature contributions, which go to ``contributions.csv`` (timestamp, one column per name).
+    Rows go to ``<file>.part``, renamed once complete: a failure part-way removes them (and the
+    folders it created) and leaves earlier files untouched; a success without contributions
+    removes an earlier ``contributions.csv``, which would no longer match ``scores.csv``.
     """
     parts: list[np.ndarray] = []
     created = missing_folders(out_dir)
-    target, partial = out_dir / "scores.csv", out_dir / "scores.csv.part"
+    files = {"scores.csv": out_dir / "scores.csv.part", CONTRIBUTIONS: out_dir / f"{CONTRIBUTIONS}.part"}
     try:
-        for scores in stream:
+        for rows in stream:
+            scores, contributions = rows[:, 0], rows[:, 1:]
             if not parts:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                partial.write_text("timestamp,score,is_anomaly\n")
+                files["scores.csv"].write_text("timestamp,score,is_anomaly\n")
+                if contributions.shape[1]:
+                    pd.DataFrame(columns=["timestamp", *names]).to_csv(files[CONTRIBUTIONS], index=False)
             stamps = np.concatenate(pending)
             pending[:] = [stamps[len(scores) :]]
             flags = predictions(scores, None, threshold).astype(int)
             frame = pd.DataFrame({"timestamp": stamps[: len(scores)], "score": scores, "is_anomaly": flags})
-            frame.to_csv(partial, mode="a", header=False, index=False)
+            frame.to_csv(files["scores.csv"], mode="a", header=False, index=False)
+            if contributions.shape[1]:
+                frame = pd.DataFrame(contributions, columns=names)
+                frame.insert(0, "timestamp", stamps[: len(scores)])
+                frame.to_csv(files[CONTRIBUTIONS], mode="a", header=False, index=False)
             parts.append(scores.astype(np.float32))
     except BaseException:
-        partial.unlink(missing_ok=True)
+        for partial in files.values():
+            partial.unlink(missing_ok=True)
         remove_created(created)
         raise
-    partial.replace(target)
+    for name, partial in files.items():
+        if partial.is_file():
+            partial.replace(out_dir / name)
+        else:
+            (out_dir / name).unlink(missing_ok=True)
     return parts
+
+
+def plot_flagged_features(out_dir: Path, scores: np.ndarray, threshold: float, pad: int, title: str) -> list[str]:
+    """``contributions.png`` around the flagged segment holding the highest score (``pad`` steps
+    either side), its rows read back from ``contributions.csv``; returns the top features' names."""
+    starts, ends = segments(scores >= threshold)
+    peak = int(np.argmax([scores[s:e].max() for s, e in zip(starts, ends)]))
+    first, last = max(int(starts[peak]) - pad, 0), min(int(ends[peak]) + pad, len(scores))
+    frame = pd.read_csv(out_dir / CONTRIBUTIONS, skiprows=range(1, first + 1), nrows=last - first)
+    names = [str(c) for c in frame.columns[1:]]
+    top = plot_top_features(
+        out_dir / "contributions.png", frame[names].to_numpy(), scores[first:last], threshold, (int(starts[peak]), int(ends[peak])),
+        names, f"{title}: the features contributing most to the flagged steps {starts[peak]}-{ends[peak] - 1}", first_step=first,
+    )
+    return [names[i] for i in top]
 
 
 def _refuse_images(cfg: dict, what: str) -> None:
@@ -288,16 +330,20 @@ class NanCleaner:
 
 
 def window_scorer(detector: torch.nn.Module, device: torch.device, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """``(n, window, features) -> (n, window)`` scores in batches of ``batch_size``."""
+    """``(n, window, features) -> (n, window, 1 + c)`` in batches of ``batch_size``: each step's score,
+    then its ``feature_contributions`` (``c = features``; ``c = 0`` for a detector without them)."""
 
     @torch.inference_mode()
-    def score(windows: np.ndarray) -> np.ndarray:
-        return np.concatenate([
-            detector.score({"x": torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size])).to(device)}).float().cpu().numpy()
-            for i in range(0, len(windows), batch_size)
-        ])
+    def score(batch: torch.Tensor) -> np.ndarray:
+        inputs = {"x": batch.to(device)}
+        contributions = detector.feature_contributions(inputs)
+        parts = [detector.score(inputs)[..., None]] + ([] if contributions is None else [contributions])
+        return torch.cat(parts, dim=-1).float().cpu().numpy()
 
-    return score
+    def score_windows(windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([score(torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size]))) for i in range(0, len(windows), batch_size)])
+
+    return score_windows
 
 
 def stream_scores(chunks: Iterable[np.ndarray], score_windows: Callable[[np.ndarray], np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
@@ -307,28 +353,39 @@ def stream_scores(chunks: Iterable[np.ndarray], score_windows: Callable[[np.ndar
     Windows start at ``0, stride, 2 * stride, ...`` plus one window ending at the last point, and a
     point's score is the mean over the windows covering it: the windows and the averaging of
     ``data.timeseries.windows`` on the whole series, so the result equals a one-shot pass.
+    ``score_windows`` maps ``(n, window, features)`` to ``(n, window, *extra)``; each value of
+    ``extra`` (a score and feature contributions, say) is averaged alike: ``(rows, *extra)`` arrays.
     """
     buffer: np.ndarray | None = None
     offset = done = total = next_start = 0  # buffer[0] is point `offset`; points < `done` were yielded
-    sums = counts = np.zeros(0)
+    sums, counts, extra = np.zeros((0, 1)), np.zeros(0), ()  # sums: one column per value of `extra`
 
     def add(starts: np.ndarray) -> None:
+        nonlocal sums, extra
         scores = score_windows(np.stack([buffer[s - offset : s - offset + window] for s in starts]))
+        extra = scores.shape[2:]
+        values = scores.reshape(len(starts) * window, -1).astype(np.float64)
+        if sums.shape[1] != values.shape[1]:  # the first windows: nothing summed yet
+            sums = np.zeros((len(counts), values.shape[1]))
         positions = ((starts - done)[:, None] + np.arange(window)).ravel()
-        sums[:] += np.bincount(positions, weights=scores.ravel().astype(np.float64), minlength=len(sums))
+        for column in range(values.shape[1]):
+            sums[:, column] += np.bincount(positions, weights=values[:, column], minlength=len(sums))
         counts[:] += np.bincount(positions, minlength=len(counts))
+
+    def means(n: int) -> np.ndarray:
+        return (sums[:n] / counts[:n, None]).reshape(n, *extra)
 
     for chunk in chunks:
         buffer = chunk if buffer is None else np.concatenate([buffer, chunk])
         total += len(chunk)
-        sums, counts = np.concatenate([sums, np.zeros(len(chunk))]), np.concatenate([counts, np.zeros(len(chunk))])
+        sums, counts = np.concatenate([sums, np.zeros((len(chunk), sums.shape[1]))]), np.concatenate([counts, np.zeros(len(chunk))])
         starts = np.arange(next_start, total - window + 1, stride)
         if len(starts):
             add(starts)
             next_start = int(starts[-1]) + stride
         final = min(next_start, total - window)  # later windows start at or after this point
         if final > done:
-            yield sums[: final - done] / counts[: final - done]
+            yield means(final - done)
             sums, counts, done = sums[final - done :], counts[final - done :], final
         keep = min(next_start, max(total - window, 0))
         buffer, offset = buffer[keep - offset :], keep
@@ -336,7 +393,7 @@ def stream_scores(chunks: Iterable[np.ndarray], score_windows: Callable[[np.ndar
         raise DataError(f"The series has {total} steps, fewer than the model's window ({window}); give a longer series.")
     if (total - window) % stride:
         add(np.array([total - window]))
-    yield sums / counts
+    yield means(len(counts))
 
 
 def plot_predictions(path: Path, scores: np.ndarray, threshold: float, title: str, max_points: int = 20_000) -> None:

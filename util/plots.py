@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _shade_labels(ax: plt.Axes, labels: np.ndarray) -> None:
+def _shade_labels(ax: plt.Axes, labels: np.ndarray, first_step: int = 0) -> None:
+    """Shade the runs of true ``labels``, whose first value is at step ``first_step``."""
     edges = np.diff(np.concatenate([[0], labels.astype(int), [0]]))
     for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-        ax.axvspan(start, end, color="tab:red", alpha=0.2, lw=0)
+        ax.axvspan(first_step + start, first_step + end, color="tab:red", alpha=0.2, lw=0)
 
 
 def plot_scores(
@@ -43,3 +44,45 @@ def plot_scores(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_top_features(
+    path: Path,
+    contributions: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    segment: tuple[int, int],
+    names: list[str],
+    title: str,
+    first_step: int = 0,
+    top_k: int = 5,
+) -> list[int]:
+    """Which sensor: the score and threshold (top) and the contributions of the ``top_k`` features
+    with the largest mean contribution inside ``segment`` (bottom), the segment shaded.
+
+    ``contributions`` ``(T, F)`` and ``scores`` ``(T,)`` cover steps ``first_step`` onwards;
+    ``segment`` is ``(start, end)``, end exclusive, in the same steps. Returns the top features'
+    indices, largest first.
+    """
+    inside = slice(segment[0] - first_step, segment[1] - first_step)
+    top = np.argsort(-contributions[inside].mean(0), kind="stable")[:top_k]
+    shaded = np.zeros(len(scores), dtype=bool)
+    shaded[inside] = True
+    steps = first_step + np.arange(len(scores))
+    fig, (upper, lower) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [1, 2]})
+    upper.plot(steps, scores, lw=0.8, color="black", label="score")
+    upper.axhline(threshold, color="tab:orange", lw=1, ls="--", label="threshold")
+    upper.set_title(title)
+    upper.set_ylabel("anomaly score")
+    upper.legend(loc="upper right", fontsize=7)
+    for f in top:
+        lower.plot(steps, contributions[:, f], lw=0.8, label=names[f])
+    for ax in (upper, lower):
+        _shade_labels(ax, shaded, first_step)
+    lower.set_xlabel("step")
+    lower.set_ylabel("contribution to the score")
+    lower.legend(loc="upper right", fontsize=7, ncol=min(len(top), 5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [int(f) for f in top]

@@ -132,9 +132,14 @@ class AnomalyTransformer(Detector):
         discrepancy: it cannot form wide associations, the paper's anomaly signature) gets a
         large weight on its reconstruction error.
         """
+        return self.scored(self.feature_contributions(batch)).mean(-1)
+
+    def feature_contributions(self, batch: dict[str, Tensor]) -> Tensor:
+        """Each feature's squared reconstruction error times its step's weight (see ``score``):
+        ``(B, W, F)``; ``score`` is its mean over the scored features."""
         out = self(batch)
         weight = torch.softmax(-self.temperature * step_discrepancy(out["series"], out["prior"]), dim=-1)
-        return weight * self.scored((out["recon"] - batch["x"]).pow(2)).mean(-1)
+        return weight[..., None] * (out["recon"] - batch["x"]).pow(2)
 
 
 __all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AnomalyTransformer", "check_compat", "resolve_temperature"]

@@ -51,6 +51,12 @@ class Detector(nn.Module):
         """
         raise NotImplementedError
 
+    def feature_contributions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Each feature's part in ``score``, per step: ``(batch, window, features)`` over every feature
+        (``score_features`` restricts only ``score``), higher = more anomalous; None when the score does
+        not split over features (the default). Overrides say how ``score`` follows from it."""
+        return None
+
     def scored(self, per_feature: torch.Tensor) -> torch.Tensor:
         """``per_feature`` ``(..., features)`` restricted to ``score_features`` (all when None)."""
         return per_feature if self.score_features is None else per_feature[..., self.score_features]

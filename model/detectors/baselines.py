@@ -180,9 +180,13 @@ class ZScoreDetector(FittedDetector):
         self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype))
         self.fitted.fill_(True)
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def feature_contributions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``|z|`` per step and channel, ``(B, W, F)``; ``score`` is its maximum over the scored channels."""
         self._require_fitted()
-        return self.scored(((batch["x"] - self.mean) / self.std).abs()).amax(-1)
+        return ((batch["x"] - self.mean) / self.std).abs()
+
+    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.scored(self.feature_contributions(batch)).amax(-1)
 
 
 @DETECTORS.register("pca")
@@ -217,12 +221,16 @@ class PCADetector(FittedDetector):
         self.components = torch.as_tensor(pca.components_, dtype=torch.float32, device=self.components.device)
         self.fitted.fill_(True)
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def feature_contributions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Squared PCA residual per step and feature, ``(B, W, F)``; ``score`` is its mean over the scored features."""
         self._require_fitted()
         x = batch["x"]
         flat = x.reshape(x.shape[0], -1, self.mean.shape[0]) - self.mean  # (B, W or 1, D)
         residual = flat - (flat @ self.components.T) @ self.components
-        return self.scored(residual.pow(2).reshape(x.shape)).mean(-1)
+        return residual.pow(2).reshape(x.shape)
+
+    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.scored(self.feature_contributions(batch)).mean(-1)
 
 
 @DETECTORS.register("iforest")
@@ -294,8 +302,12 @@ class DenseAutoencoder(Detector):
         x = batch["x"]
         return {"recon": self.decoder(self.encoder(x.flatten(1))).view_as(x)}
 
+    def feature_contributions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Squared reconstruction error per step and feature, ``(B, W, F)``; ``score`` is its mean over the scored features."""
+        return reconstruction_residual(self(batch), batch).pow(2)
+
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.scored(reconstruction_residual(self(batch), batch).pow(2)).mean(-1)
+        return self.scored(self.feature_contributions(batch)).mean(-1)
 
 
 def _mlp(widths: list[int], dropout: float) -> nn.Sequential:

@@ -131,13 +131,18 @@ class KambaAD(Detector):
             h = self.reconstructor(h)
         return {"recon": h}
 
-    def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """Squared reconstruction error per step, averaged over the scored features: ``(B, W)``."""
+    def feature_contributions(self, batch: dict[str, Tensor]) -> Tensor:
+        """Squared reconstruction error per step and feature, ``(B, W, F)`` (``compat="release"``: against
+        the next step, the last step repeating the one before); ``score`` is its mean over the scored features."""
         x, recon = batch["x"], self(batch)["recon"]
         if self.compat == "release":
-            err = self.scored((recon[:, :-1] - x[:, 1:]).pow(2)).mean(-1)
+            err = (recon[:, :-1] - x[:, 1:]).pow(2)
             return torch.cat([err, err[:, -1:]], dim=1)
-        return self.scored((recon - x).pow(2)).mean(-1)
+        return (recon - x).pow(2)
+
+    def score(self, batch: dict[str, Tensor]) -> Tensor:
+        """Squared reconstruction error per step, averaged over the scored features: ``(B, W)``."""
+        return self.scored(self.feature_contributions(batch)).mean(-1)
 
     def extra_repr_info(self) -> dict:
         device = next(self.parameters()).device
