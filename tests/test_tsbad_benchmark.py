@@ -140,7 +140,7 @@ def test_every_run_of_ours_keeps_its_training_log(files, tmp_path):
     log = json.loads((out / "logs" / "dense_ae" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
     assert log["trainable"] and log["steps"] == 3 and log["stopped_by"] == ["max_steps"] and not log["early_stopped"]
     assert len(log["train_loss"]) == len(log["val_loss"]) == len(log["lr"]) == log["epochs"] >= 1 and 1 <= log["best_epoch"] <= log["epochs"]
-    assert log["limits"] == {"epochs": 10, "max_steps": 3, "patience": 3, "select": "val_loss"} and log["seconds"]["fit"] > 0
+    assert log["limits"] == {"epochs": 10, "max_steps": 3, "patience": 3, "select": "val_loss"} and log["seconds"]["fit"] > 0 < log["cpu_seconds"]["fit"]
     assert "dense_ae:trainer.max_steps=3" not in log["overrides"] and "trainer.max_steps=3" in log["overrides"]
     offline = json.loads((out / "logs" / "zscore" / "001_Toy_id_1_Sensor_tr_120_1st_205.json").read_text())
     assert not offline["trainable"] and offline["steps"] == 0 and offline["stopped_by"] == [] and offline["train_loss"] == []

@@ -27,7 +27,7 @@ Outputs under ``--out``: ``results/<method>/<file stem>.json`` (metrics, buffer,
 error) and ``scores/<method>/<file stem>.npy`` per finished pair, and for ours
 ``logs/<method>/<file stem>.json``, the training log read from the fit's run folder (loss per
 epoch, optimiser steps, the limits that stopped it, whether early stopping fired, the best
-epoch, seconds of fit and of scoring): "was it trained?" is answered there. A rerun skips finished pairs
+epoch, wall and CPU seconds of fit and of scoring): "was it trained?" is answered there. A rerun skips finished pairs
 (delete a json to run it again). ``--shard K/N`` (K = 1..N) takes every N-th file from the K-th
 of the sorted list, so N processes or a Slurm array (``--shard $SLURM_ARRAY_TASK_ID/N`` with
 ``--array=1-N``) split one list; an unsharded run, and ``--merge``, write
@@ -226,13 +226,14 @@ def training_log(run_dir: Path, trainer_cfg: dict) -> dict:
 def score_ours(method: Method, overrides: list[str], values: np.ndarray, train_length: int, log: Path) -> tuple[np.ndarray, dict]:
     """Our detector fit on rows ``[:train_length]`` and scored on the whole series; its training log goes to ``log``."""
     with tempfile.TemporaryDirectory(prefix="ssmad-tsbad-") as run_dir:
-        start = time.time()
+        start = (time.time(), time.process_time())
         detector = AnomalyDetector(method.name, overrides, work_dir=run_dir).fit(values[:train_length])
-        fitted = time.time()
+        fitted = (time.time(), time.process_time())
         scores = detector.decision_function(values)
         history = training_log(Path(run_dir), detector.cfg["trainer"])
-    seconds = {"fit": fitted - start, "score": time.time() - fitted}
-    write_json(log, {"config": method.name, "overrides": overrides, "seed": detector.cfg["seed"], **history, "seconds": seconds})
+    done = (time.time(), time.process_time())
+    timing = {kind: {"fit": fitted[i] - start[i], "score": done[i] - fitted[i]} for i, kind in enumerate(("seconds", "cpu_seconds"))}
+    write_json(log, {"config": method.name, "overrides": overrides, "seed": detector.cfg["seed"], **history, **timing})
     return scores, {"config": method.name, "overrides": overrides}
 
 

@@ -161,7 +161,8 @@ def finished_runs(out: Path) -> pd.DataFrame:
     frame = frame.assign(detector=parts["detector"], trial=pd.to_numeric(parts["trial"]), seed=pd.to_numeric(parts["seed"]))
     frame = frame.dropna(subset=["detector", "vus_pr"])
     logs = [json.loads((out / "logs" / method / f"{Path(file).stem}.json").read_text()) for method, file in zip(frame["method"], frame["file"])]
-    return frame.assign(steps=[log["steps"] for log in logs], early_stopped=[log["early_stopped"] for log in logs])
+    cpu = [sum(log["cpu_seconds"].values()) for log in logs]
+    return frame.assign(steps=[log["steps"] for log in logs], early_stopped=[log["early_stopped"] for log in logs], cpu_seconds=cpu)
 
 
 def ranking(runs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -171,7 +172,8 @@ def ranking(runs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     mine = runs[runs["file"].isin(common)]
     table = mine.groupby("trial").agg(
         vus_pr=("vus_pr", "mean"), auc_pr=("auc_pr", "mean"), auc_roc=("auc_roc", "mean"),
-        steps=("steps", "mean"), early_stopped=("early_stopped", "mean"), seconds=("seconds", "mean"), seeds=("seed", "nunique"),
+        steps=("steps", "mean"), early_stopped=("early_stopped", "mean"), seconds=("seconds", "mean"), cpu_seconds=("cpu_seconds", "mean"),
+        seeds=("seed", "nunique"),
     )
     return table.sort_values("vus_pr", ascending=False, kind="stable").reset_index(), len(common)
 
@@ -202,12 +204,12 @@ def detector_section(grid: dict, detector: str, runs: pd.DataFrame) -> tuple[str
     """The markdown ranking of one detector's trials, and its chosen row."""
     table, n_files = ranking(runs)
     lines = [f"### {detector}: mean over the {n_files} files every trial and seed finished", "",
-             "| rank | trial | " + " | ".join(grid["factors"]) + " | VUS-PR | AUC-PR | AUC-ROC | seeds | steps | early stop | s / run |",
-             "|---" * (len(grid["factors"]) + 9) + "|"]
+             "| rank | trial | " + " | ".join(grid["factors"]) + " | VUS-PR | AUC-PR | AUC-ROC | seeds | steps | early stop | s / run | CPU s / run |",
+             "|---" * (len(grid["factors"]) + 10) + "|"]
     for rank, row in enumerate(table.to_dict("records"), 1):
         signs = " | ".join(grid["design"][int(row["trial"])])
         lines.append(f"| {rank} | t{int(row['trial'])} | {signs} | {row['vus_pr']:.3f} | {row['auc_pr']:.3f} | {row['auc_roc']:.3f} "
-                     f"| {int(row['seeds'])} | {row['steps']:.0f} | {row['early_stopped']:.0%} | {row['seconds']:.1f} |")
+                     f"| {int(row['seeds'])} | {row['steps']:.0f} | {row['early_stopped']:.0%} | {row['seconds']:.1f} | {row['cpu_seconds']:.1f} |")
     effects = main_effects(grid, table)
     if effects:
         lines += ["", "Main effects (mean VUS-PR at '+' minus at '-'): " + ", ".join(f"{f} {e:+.3f}" for f, e in effects.items())]
@@ -242,6 +244,8 @@ def report(out: Path, grid: dict) -> str:
     manifest = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).is_file() else {}
     extras = sorted({" ".join(items[[i for i, x in enumerate(items) if x.startswith("seed=")][-1] + 1 :]) for items in manifest.values()})
     lines += [f"`--set` after every trial's settings: {' / '.join(f'`{e}`' for e in extras if e) or 'none'}", ""]
+    lines += ["steps: optimiser steps; early stop: share of runs patience ended; s / run: wall seconds (metrics included); "
+              "CPU s / run: CPU seconds of fit and scoring (core-seconds at num_threads=1).", ""]
     lines += ["Factors: " + ", ".join(f"{f} (+: {', '.join(sorted({k for d in grid['levels'].values() for k in d[f][1]}))})" for f in grid["factors"]), ""]
     lines += [*sum(([s, ""] for s in sections), []), "## Chosen (best mean VUS-PR on the tuning files)", "",
               "| detector | trial | VUS-PR | default (t0) | gain | files | seeds |", "|---|---|---|---|---|---|---|"]
