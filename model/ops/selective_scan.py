@@ -23,10 +23,18 @@ Backends:
     from chunk to chunk is a Python loop. It suits devices that like few, large kernels; on CPU it
     does about twice the arithmetic of a loop, and large ``|delta * A|`` (d_state 64 with Mamba's
     ``A = -(1..d_state)``) forces short chunks.
-  * ``mamba_ssm``     -- the CUDA kernels, when the package is importable and tensors are on CUDA.
-``auto`` picks ``mamba_ssm`` on CUDA when possible (else ``torch_chunked``), and ``cpp`` on CPU
-when it builds (else ``torch_loop``, after one log line saying why). benchmarks/scan.py measures
-them side by side against the floor of one exp() pass over the states.
+  * ``mamba_ssm``     -- mamba-ssm's CUDA kernels (``model.ops.cuda_kernels`` imports them, checks
+    them once per device and calls them). Not bit-reproducible: its backward uses atomic adds.
+  * ``triton``        -- the Triton kernels of ``model.ops.triton_scan`` (CUDA, no compiler needed).
+``auto`` picks, on CUDA, ``mamba_ssm`` when it imports, passes its self-check and deterministic mode
+(``torch.use_deterministic_algorithms``) is off, else ``triton`` when available, else
+``torch_chunked``; on CPU ``cpp`` when it builds (else ``torch_loop``, after one log line saying
+why). ``backend_report`` says which and why, for the run log. benchmarks/scan.py measures them side
+by side against the floor of one exp() pass over the states.
+
+``causal_conv1d`` runs causal-conv1d's CUDA kernel where it takes the input (see
+``cuda_kernels.conv_kernel``), else the PyTorch conv. Under ``flop_counting`` both the scan and the
+conv run PyTorch code fvcore can count, so FLOP counts do not depend on the device.
 """
 from __future__ import annotations
 
@@ -38,20 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from model.ops import cuda_kernels
 from model.ops.compiled import scan_kernels
 from util.errors import ConfigError
 
-try:  # optional CUDA kernels
-    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _mamba_ssm_scan
-except ImportError:  # pragma: no cover - depends on the environment
-    _mamba_ssm_scan = None
-
-try:
-    from causal_conv1d import causal_conv1d_fn as _causal_conv1d_cuda
-except ImportError:  # pragma: no cover - depends on the environment
-    _causal_conv1d_cuda = None
-
-BACKENDS = ("auto", "torch_ref", "cpp", "torch_loop", "torch_chunked", "mamba_ssm")
+BACKENDS = ("auto", "torch_ref", "cpp", "torch_loop", "torch_chunked", "mamba_ssm", "triton")
 
 # Largest chunk; the chunk actually used may be smaller so that exp() cannot overflow (see _chunk_size).
 MAX_CHUNK = 64
@@ -76,17 +75,22 @@ _flop_counting = False
 
 
 def mamba_ssm_available() -> bool:
-    """True when the ``mamba_ssm`` CUDA kernels can be imported."""
-    return _mamba_ssm_scan is not None
+    """True when the ``mamba_ssm`` CUDA kernels can be imported (whether they run: ``backend_report``)."""
+    return cuda_kernels.mamba_ssm_scan_fn() is not None
+
+
+def _check_name(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ConfigError(f"Unknown scan backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """The backend ``selective_scan`` uses for tensors on ``device``."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"Unknown scan backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
+    """The backend ``selective_scan`` uses for tensors on ``device``; a ConfigError when an explicit
+    choice cannot run there."""
+    _check_name(backend)
     if backend == "auto":
-        if mamba_ssm_available() and device.type == "cuda":
-            return "mamba_ssm"
+        if cuda_kernels.on_cuda(device):
+            return cuda_kernels.auto_cuda(device)[0]
         if device.type == "cpu":
             return "cpp" if scan_kernels() is not None else "torch_loop"
         return "torch_chunked"
@@ -97,12 +101,55 @@ def resolve_backend(backend: str, device: torch.device) -> str:
             "scan_backend='cpp' needs the C++ kernel, which could not be built here (see the log line above); "
             "install a C++ compiler and ninja (pip install -r requirements.txt), or use scan_backend='auto'."
         )
-    if backend == "mamba_ssm" and not (mamba_ssm_available() and device.type == "cuda"):
-        raise ConfigError(
-            "scan_backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors; "
-            "install mamba-ssm on a CUDA machine or use scan_backend='auto'."
-        )
+    if backend == "mamba_ssm":
+        _check_mamba_ssm(device)
+    if backend == "triton" and (reason := cuda_kernels.triton_reason()) is not None:
+        raise ConfigError(f"scan_backend='triton' cannot run here: {reason}. Use scan_backend='auto'.")
     return backend
+
+
+def _check_mamba_ssm(device: torch.device) -> None:
+    """A ConfigError naming the reason and the fix when an explicit ``mamba_ssm`` cannot run on ``device``."""
+    if not cuda_kernels.on_cuda(device):
+        raise ConfigError(
+            f"scan_backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors, these are on {device}; "
+            "use scan_backend='auto'."
+        )
+    if (reason := cuda_kernels.mamba_ssm_reason(device)) is not None:
+        raise ConfigError(
+            f"scan_backend='mamba_ssm' cannot run here: mamba-ssm {reason}. Install a build with its CUDA "
+            "scan (pip install -r requirements-cuda.txt; versions after 2.3.2 need MAMBA_KEEP_CUDA_BUILD=TRUE "
+            "at install) or use scan_backend='auto'."
+        )
+    if torch.are_deterministic_algorithms_enabled():
+        raise ConfigError(
+            "scan_backend='mamba_ssm' is not deterministic (its backward uses atomic adds) and deterministic "
+            "mode is on; use scan_backend='auto', which then picks a deterministic backend."
+        )
+
+
+def backend_report(device: torch.device, backend: str = "auto") -> str:
+    """The backend ``selective_scan`` runs for ``backend`` on ``device`` and why, one line for the run
+    log: ``mamba_ssm (kernels imported, self-check passed)``, ``triton (mamba_ssm: not installed)``."""
+    name = resolve_backend(backend, device)
+    if backend != "auto":
+        why = "set in the config"
+    elif cuda_kernels.on_cuda(device):
+        why = cuda_kernels.auto_cuda(device)[1]
+    elif device.type == "cpu":
+        why = "C++ kernel built" if name == "cpp" else "C++ kernel not built, see the log line above"
+    else:
+        why = f"no kernel for {device.type}"
+    return f"{name} ({why})"
+
+
+def conv_report(device: torch.device) -> str:
+    """What ``causal_conv1d`` runs on ``device``, one line for the run log."""
+    if not cuda_kernels.on_cuda(device):
+        return "PyTorch conv"
+    if (reason := cuda_kernels.conv_unusable()) is not None:
+        return f"PyTorch conv ({reason})"
+    return "causal_conv1d kernel (PyTorch conv for widths outside 2-4)"
 
 
 @contextlib.contextmanager
@@ -148,9 +195,18 @@ def selective_scan(
         ``out`` of shape ``(batch, d_inner, L)`` in the dtype of ``u``, and with
         ``return_last_state`` also the final state ``(batch, d_inner, d_state)`` (float32/64).
     """
-    name = resolve_backend(backend, u.device)
-    if name == "mamba_ssm" and not _flop_counting:
-        return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if _flop_counting:  # every device runs SelectiveScanForFlops below: nothing to resolve
+        _check_name(backend)
+        name = "torch_chunked"
+    else:
+        name = resolve_backend(backend, u.device)
+    if backend == "auto" and name in ("mamba_ssm", "triton") and not cuda_kernels.takes(name, u, A):
+        name = "torch_chunked"
+    if name == "mamba_ssm":
+        return cuda_kernels.mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if name == "triton":
+        scan = cuda_kernels.triton_scan_fn()
+        return scan(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus, return_last_state=return_last_state)
     dtype_in = u.dtype
     compute = torch.float64 if u.dtype == torch.float64 else torch.float32
     if name == "cpp" and not _flop_counting:
@@ -537,13 +593,14 @@ FVCORE_HANDLES = {"prim::PythonOp.SelectiveScanForFlops": _scan_flops}
 def causal_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
     """Depthwise causal convolution over time: ``(batch, channels, L)`` -> same shape.
 
-    ``weight`` is ``(channels, width)``; ``activation`` is None, "silu" or "swish". Uses the
-    ``causal_conv1d`` CUDA kernel when importable and on CUDA.
+    ``weight`` is ``(channels, width)``; ``activation`` is None, "silu" or "swish". On CUDA the
+    causal-conv1d kernel runs where it takes the input (``cuda_kernels.conv_kernel``); under
+    ``flop_counting`` the PyTorch conv always runs, as fvcore counts it and not the kernel.
     """
     if activation not in (None, "silu", "swish"):
         raise ValueError(f"causal_conv1d activation must be None, 'silu' or 'swish', got {activation!r}")
-    if _causal_conv1d_cuda is not None and x.is_cuda:
-        return _causal_conv1d_cuda(x, weight, bias, activation)
+    if not _flop_counting and (out := cuda_kernels.conv_kernel(x, weight, bias, activation)) is not None:
+        return out
     width = weight.shape[-1]
     out = F.conv1d(F.pad(x, (width - 1, 0)), weight.unsqueeze(1), bias, groups=x.shape[1])
     return F.silu(out) if activation is not None else out
@@ -553,7 +610,9 @@ __all__ = [
     "BACKENDS",
     "FVCORE_HANDLES",
     "SelectiveScanForFlops",
+    "backend_report",
     "causal_conv1d",
+    "conv_report",
     "flop_counting",
     "linear_recurrence",
     "mamba_ssm_available",
