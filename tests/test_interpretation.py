@@ -203,3 +203,17 @@ def test_predict_writes_the_contributions_and_their_plot(tmp_path):
     np.testing.assert_allclose(contributions.iloc[:, 1:].mean(1), scores["score"], rtol=1e-5, atol=1e-7)
     assert scores["is_anomaly"].any() and (out / "contributions.png").stat().st_size > 0
     assert not list(out.glob("*.part"))
+
+
+def test_the_interpretation_tool_tables_the_baselines(tmp_path, capsys):
+    from tools.interpretation import main as interpretation
+
+    write_smd(tmp_path / "SMD", "2-5:1,3\n10-12:2\n")
+    out = tmp_path / "table.csv"
+    assert interpretation(["--root", str(tmp_path / "SMD"), "--set", "data.window=5", "--out", str(out)]) == 0
+    table = pd.read_csv(out).set_index("machine")
+    assert list(table.index) == ["machine-1-1", "mean over 1 machines", "all labelled steps"]
+    # 3 steps with |G| = 2 of 3 features, 2 steps with |G| = 1: P=100 expects (3 * 2/3 + 2 * 1/3) / 5
+    assert table.loc["machine-1-1", "expected at random @100"] == pytest.approx(8 / 15)
+    assert table.loc["machine-1-1", "steps"] == 5 and {"zscore @150", "random @100"} <= set(table.columns)
+    assert "| machine-1-1" in capsys.readouterr().out
