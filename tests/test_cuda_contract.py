@@ -304,9 +304,11 @@ def test_detector_through_the_standins_equals_the_pytorch_path(cuda_branch, name
     assert used["forward"] > 2 and used["backward"] > 2  # the model's scans, beyond the self-check's two
     if name != "mambaad":  # MambaAD's SS2D has a 2-D conv, no causal conv
         assert calls("causal_conv1d")["backward"] > 0
-    tolerance = 3e-2 if autocast else 1e-4  # bf16: the PyTorch conv rounds its weights, the kernel does not
-    assert_close_relative(got_loss, want_loss, tolerance, "loss")
-    assert_same_gradients(got_grads, want_grads, 5 * tolerance)
+    # bf16: the PyTorch conv rounds its weights to bf16, the kernel does not, and bf16 gradients round
+    # differently after float32 sums in another order (measured: loss 4e-4, gradients up to 8e-2)
+    loss_tolerance, gradient_tolerance = (3e-3, 0.15) if autocast else (1e-5, 1e-4)
+    assert_close_relative(got_loss, want_loss, loss_tolerance, "loss")
+    assert_same_gradients(got_grads, want_grads, gradient_tolerance)
 
 
 @pytest.mark.parametrize("d_model, d_conv", [(10, 4), (16, 5)], ids=["d_model_10", "d_conv_5"])

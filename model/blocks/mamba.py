@@ -71,7 +71,8 @@ class Mamba(nn.Module):
     ``in_proj`` splits into the SSM input x and the gate z; x goes through ``SelectiveSSM`` and the
     result, gated by ``silu(z)``, through ``out_proj``. ``bidirectional=True`` adds a second
     ``SelectiveSSM`` with its own parameters that runs on the time-reversed sequence; the two
-    directions are summed before ``out_proj`` (in/out projections are shared).
+    directions are summed before ``out_proj`` (in/out projections are shared). On CUDA the causal
+    conv runs causal-conv1d's kernel when installed and ``d_conv`` is 2-4, else the PyTorch conv.
     """
 
     def __init__(
