@@ -77,7 +77,7 @@ def test_triton_available_says_why_not():
         assert "CUDA" in triton_available()
 
 
-def make_inputs(batch=2, d_inner=6, d_state=4, length=20, groups=None, dtype=torch.float32, seed=0, model_like=False):
+def make_inputs(batch=2, d_inner=6, d_state=4, length=17, groups=None, dtype=torch.float32, seed=0, model_like=False):
     """Scan inputs as leaf tensors requiring grad; u, delta, z, B, C in ``dtype``, A, D, delta_bias float32.
 
     ``model_like``: A and delta as Mamba initialises them (``A = -(1..d_state)``, small delta before
@@ -163,7 +163,7 @@ def stable(inputs):
 @in_interpreter
 @pytest.mark.parametrize("groups, softplus", [(None, True), (None, False), (2, True)])
 def test_matches_reference_with_every_input(groups, softplus):
-    """L = 20 runs three checkpoint chunks of 8 steps, the last one partial."""
+    """L = 17 runs three checkpoint chunks: 8 + 8 + 1 steps."""
     inputs = make_inputs(groups=groups)
     assert_small(errors_against_reference(inputs if softplus else stable(inputs), delta_softplus=softplus))
 
@@ -196,10 +196,23 @@ def test_gradient_through_one_output_only(use):
 
 
 @in_interpreter
+def test_inference_keeps_no_checkpoints():
+    """Under no_grad (scoring) the forward stores no chunk-boundary states, and gives the same output."""
+    inputs = make_inputs(batch=1)
+    args = [inputs[k] for k in NAMES]
+    with torch.no_grad():
+        out, last, checkpoints = torch.ops.ssmad.selective_scan_triton(*args, True, False)
+        kept = torch.ops.ssmad.selective_scan_triton(*args, True, True)
+        assert checkpoints.numel() == 0 and kept[2].shape == (1, 2, 6, 4)  # L = 17: chunks of 8 + 8 + 1, two boundaries
+        assert torch.equal(out, kept[0]) and torch.equal(last, kept[1])
+        assert torch.equal(selective_scan_triton(**inputs, delta_softplus=True), out)
+
+
+@in_interpreter
 def test_channel_minor_views_as_the_mamba_block_passes_them():
     """u and z as halves of a transposed (batch, L, 2 * d_inner) projection (strides (L*2d, 1, 2d)),
     delta, B and C transposed from (batch, L, .): read in place, gradients reach the projection."""
-    batch, d_inner, d_state, length = 2, 6, 4, 20
+    batch, d_inner, d_state, length = 2, 6, 4, 17
     gen = torch.Generator().manual_seed(1)
     leaves = dict(
         projection=torch.randn(batch, length, 2 * d_inner, generator=gen).requires_grad_(),
