@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import model.ops.selective_scan as scan_module
-from model.ops import cuda_kernels
+from model.ops import cpp_scan, cuda_kernels
 from model.ops.compiled import DISABLE_VARIABLE
 from model.ops.selective_scan import (
     FVCORE_HANDLES,
@@ -125,7 +125,7 @@ def test_cpp_with_partial_channel_blocks(d_inner, groups):
 @pytest.mark.parametrize("length", [1, 7, 45])
 def test_cpp_across_many_checkpoints(monkeypatch, length):
     """Checkpoints every 2 steps (the last chunk partial) force the recompute and the adjoint carry."""
-    monkeypatch.setattr(scan_module, "CHECKPOINT_ELEMENTS", 2 * 4)
+    monkeypatch.setattr(cpp_scan, "CHECKPOINT_ELEMENTS", 2 * 4)
     assert_matches_reference(make_inputs(length=length, groups=3), "cpp", delta_softplus=True)
 
 

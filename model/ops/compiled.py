@@ -60,6 +60,13 @@ def scan_kernels() -> object | None:
     return torch.ops.ssmad_scan
 
 
+@torch.compiler.assume_constant_result
+def scan_kernels_built() -> bool:
+    """Whether ``scan_kernels()`` is available; ``torch.compile`` takes the answer as a constant
+    instead of tracing into the build."""
+    return scan_kernels() is not None
+
+
 def failure_reason(exc: BaseException) -> str:
     """One line from a build error: its first line, and the first line of the tool's own message
     (ninja's echo of the build commands left out)."""

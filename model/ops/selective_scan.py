@@ -12,7 +12,8 @@ Backends:
     compiled on first use by ``model.ops.compiled``) that vectorises over blocks of 16 adjacent
     channels, keeps each block's states in registers/L1 and applies bias, softplus, D and the gate
     on the way; forward keeps the state every ``CHECKPOINT_ELEMENTS // d_state`` steps, backward
-    recomputes each chunk and runs the adjoint recurrence. About two exp() per state value for
+    recomputes each chunk and runs the adjoint recurrence (``model.ops.cpp_scan``: custom ops that
+    ``torch.compile`` keeps in its graph). About two exp() per state value for
     forward + backward, on torch's threads (``torch.set_num_threads``).
   * ``torch_loop``    -- pure PyTorch, the CPU fallback: time-major blocks of about
     ``BLOCK_ELEMENTS`` state values are discretised at once, the recurrence is one in-place
@@ -47,7 +48,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from model.ops import cuda_kernels
-from model.ops.compiled import scan_kernels
+from model.ops.compiled import scan_kernels_built
+from model.ops.cpp_scan import cpp_selective_scan
 from util.errors import ConfigError
 
 BACKENDS = ("auto", "torch_ref", "cpp", "torch_loop", "torch_chunked", "mamba_ssm", "triton")
@@ -65,11 +67,6 @@ _UNDERFLOW = {torch.float32: -80.0, torch.float64: -700.0}
 # (measured on CPU: 2x faster than 8 MB blocks for small d_inner * d_state; the loop backend was
 # 1.5-2x slower with 1M or 4M values per block).
 BLOCK_ELEMENTS = 2**18
-
-# The cpp backend keeps the state every CHECKPOINT_ELEMENTS // d_state steps for backward, which
-# recomputes the steps in between into buffers of CHECKPOINT_ELEMENTS x 16 channels (64 KB each in
-# float32, L2-resident); the checkpoints take 1/64 of the memory of all states at d_state 16.
-CHECKPOINT_ELEMENTS = 1024
 
 _flop_counting = False
 
@@ -92,11 +89,11 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         if cuda_kernels.on_cuda(device):
             return cuda_kernels.auto_cuda(device)[0]
         if device.type == "cpu":
-            return "cpp" if scan_kernels() is not None else "torch_loop"
+            return "cpp" if scan_kernels_built() else "torch_loop"
         return "torch_chunked"
     if backend == "cpp" and device.type != "cpu":
         raise ConfigError(f"scan_backend='cpp' runs on CPU tensors only, these are on {device}; use scan_backend='auto'.")
-    if backend == "cpp" and scan_kernels() is None:
+    if backend == "cpp" and not scan_kernels_built():
         raise ConfigError(
             "scan_backend='cpp' needs the C++ kernel, which could not be built here (see the log line above); "
             "install a C++ compiler and ninja (pip install -r requirements.txt), or use scan_backend='auto'."
@@ -211,7 +208,7 @@ def selective_scan(
     compute = torch.float64 if u.dtype == torch.float64 else torch.float32
     if name == "cpp" and not _flop_counting:
         inputs = (None if t is None else t.to(compute) for t in (u, delta, A, B, C, D, z, delta_bias))
-        out, last = _FusedScan.apply(*inputs, delta_softplus)
+        out, last = cpp_selective_scan(*inputs, delta_softplus)
         out = out.to(dtype_in)
         return (out, last) if return_last_state else out
     u, delta, A, B, C = (t.to(compute) for t in (u, delta, A, B, C))
@@ -463,52 +460,6 @@ class _LoopScan(torch.autograd.Function):
 def _from_time_major(grad: Tensor, singleton: int, shape: torch.Size) -> Tensor:
     """A ``(L, batch, groups, ...)`` gradient with one singleton dim, back to its input's ``shape``."""
     return grad.squeeze(singleton).permute(1, 2, 3, 0).reshape(shape)
-
-
-def _channels_last(x: Tensor) -> Tensor:
-    """A ``(batch, d_inner, L)`` tensor as a ``(batch, L, d_inner)`` view with channel stride 1 (a copy only if needed)."""
-    x = x.transpose(1, 2)
-    return x if x.stride(2) == 1 or x.shape[2] == 1 else x.contiguous()
-
-
-class _FusedScan(torch.autograd.Function):
-    """The ``cpp`` backend: the fused C++ loop of ``csrc/selective_scan_cpu.cpp``, bias, softplus, D
-    and the gate included.
-
-    Inputs and outputs as ``selective_scan`` (``out`` comes back as a ``(batch, d_inner, L)`` view of
-    a ``(batch, L, d_inner)`` tensor: the kernel vectorises over adjacent channels). B and C go to
-    the kernel as ``(batch, groups, L, d_state)``. Forward keeps the state every
-    ``CHECKPOINT_ELEMENTS // d_state`` steps (and y before the gate); backward recomputes the rest.
-    """
-
-    @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus: bool) -> tuple[Tensor, Tensor]:
-        _, B4 = _grouped(u, B)
-        _, C4 = _grouped(u, C)
-        Bt, Ct = (M.transpose(-1, -2).contiguous() for M in (B4, C4))
-        ut, dt = _channels_last(u), _channels_last(delta)
-        zt = None if z is None else _channels_last(z)
-        A, D, delta_bias = (None if p is None else p.contiguous() for p in (A, D, delta_bias))
-        chunk = max(1, CHECKPOINT_ELEMENTS // A.shape[1])
-        keep = any(ctx.needs_input_grad)
-        out, y, last, checkpoints = scan_kernels().forward(ut, dt, A, Bt, Ct, D, zt, delta_bias, softplus, chunk, keep)
-        ctx.save_for_backward(ut, dt, A, Bt, Ct, D, zt, delta_bias, checkpoints, y)
-        ctx.softplus, ctx.chunk, ctx.bc_shapes = softplus, chunk, (B.shape, C.shape)
-        return out.transpose(1, 2), last
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out: Tensor | None, grad_last: Tensor | None):
-        ut, dt, A, Bt, Ct, D, zt, delta_bias, checkpoints, y = ctx.saved_tensors
-        grad_out = torch.zeros_like(ut) if grad_out is None else _channels_last(grad_out)
-        grad_last = ut.new_zeros(ut.shape[0], ut.shape[2], A.shape[1]) if grad_last is None else grad_last.contiguous()
-        grads = scan_kernels().backward(
-            ut, dt, A, Bt, Ct, D, zt, delta_bias, ctx.softplus, ctx.chunk, checkpoints, y, grad_out, grad_last
-        )
-        grad_u, grad_delta, grad_A, grad_Bt, grad_Ct, grad_D, grad_z, grad_bias = grads
-        grad_B, grad_C = (g.transpose(-1, -2).reshape(shape) for g, shape in zip((grad_Bt, grad_Ct), ctx.bc_shapes))
-        grad_z = None if zt is None else grad_z.transpose(1, 2)
-        return grad_u.transpose(1, 2), grad_delta.transpose(1, 2), grad_A, grad_B, grad_C, grad_D, grad_z, grad_bias, None
 
 
 class _ChunkedScan(torch.autograd.Function):
