@@ -111,7 +111,7 @@ class AnomalyTransformer(Detector):
         return layer_output
 
     def extra_repr_info(self) -> dict:
-        return {"compat": self.compat, "temperature": self.temperature}
+        return {"compat": self.compat, "temperature": self.temperature, **super().extra_repr_info()}
 
     def forward(self, batch: dict[str, Tensor]) -> dict:
         """``recon`` ``(B, W, F)``; ``series``, ``prior`` lists of ``(B, H, W, W)``; ``sigma`` list of ``(B, H, W)``."""

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.ops.selective_scan import backend_report, conv_report
 from util.registry import LOSSES
 
 
@@ -66,5 +67,12 @@ class Detector(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} is trained by gradient descent")
 
     def extra_repr_info(self) -> dict[str, Any]:
-        """Optional facts for the run log (e.g. which scan backend is active)."""
-        return {}
+        """Facts for the run log. Here: for a detector with Mamba blocks, the scan backend and causal
+        conv that run on its device and why (``backend_report``, ``conv_report``); subclasses add
+        their own (compat mode, switches)."""
+        backends = {m.scan_backend for m in self.modules() if hasattr(m, "scan_backend")}
+        params = next(self.parameters(), None)
+        if not backends or params is None:
+            return {}
+        device = params.device
+        return {"scan_backend": sorted(backend_report(device, b) for b in backends), "causal_conv": conv_report(device)}

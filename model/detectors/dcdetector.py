@@ -130,7 +130,7 @@ class DCdetector(Detector):
         return torch.softmax(-self.temperature * discrepancy, dim=-1)
 
     def extra_repr_info(self) -> dict:
-        return {"compat": self.compat}
+        return {"compat": self.compat, **super().extra_repr_info()}
 
 
 __all__ = ["DCdetector"]

@@ -20,7 +20,6 @@ from torch import Tensor, nn
 
 from model.blocks import attention, kan, mamba, reconstruct  # noqa: F401  (register the default blocks)
 from model.detectors.base import Detector
-from model.ops.selective_scan import backend_report, conv_report
 from util.errors import ConfigError
 from util.registry import DETECTORS, ENCODERS, MIXERS, RECONSTRUCTORS, Registry, accepted_params
 
@@ -145,13 +144,7 @@ class KambaAD(Detector):
         return self.scored(self.feature_contributions(batch)).mean(-1)
 
     def extra_repr_info(self) -> dict:
-        """The compat mode and, when the model has Mamba blocks, the scan backend and causal conv that
-        run on its device and why (``backend_report``, ``conv_report``)."""
-        device = next(self.parameters()).device
-        backends = {m.scan_backend for m in self.modules() if hasattr(m, "scan_backend")}
-        if not backends:
-            return {"compat": self.compat}
-        return {"compat": self.compat, "scan_backend": sorted(backend_report(device, b) for b in backends), "causal_conv": conv_report(device)}
+        return {"compat": self.compat, **super().extra_repr_info()}
 
 
 __all__ = ["EncoderLayer", "KambaAD", "build_with_context"]

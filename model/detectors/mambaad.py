@@ -251,4 +251,4 @@ class MambaAD(FeatureReconstructionDetector):
         )
 
     def extra_repr_info(self) -> dict:
-        return {"scan": self.scan}
+        return {"scan": self.scan, **super().extra_repr_info()}
