@@ -40,7 +40,7 @@ from util.config import load
 from util.device import select_device
 from util.errors import ConfigError, DataError
 from util.registry import EVALUATORS, TRAINERS, accepted_params
-from util.seed import seed_everything
+from util.seed import seed_everything, set_deterministic
 from util.threads import configure_threads
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -108,6 +108,7 @@ class AnomalyDetector:
     def __init__(self, config: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (), work_dir: str | Path | None = None) -> None:
         self.config = config_path(config)
         self.cfg = load(self.config, as_overrides(overrides))
+        set_deterministic(self.cfg.get("deterministic", False))  # before any CUDA work, as run.py does
         self.work_dir = Path(work_dir) if work_dir is not None else None
         self.device = select_device(self.cfg["device"])
         self.evaluator = EVALUATORS.build(self.cfg["evaluation"])  # decides which features a score reads, as in run.py
@@ -130,7 +131,7 @@ class AnomalyDetector:
         run_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="ssmad-fit-"))
         run_dir.mkdir(parents=True, exist_ok=True)
         try:
-            trainer = TRAINERS.build(self.cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=self.device, seed=self.cfg["seed"], model_cfg=self.cfg["model"])
+            trainer = TRAINERS.build(self.cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=self.device, seed=self.cfg["seed"], model_cfg=self.cfg["model"], cpu_config=self.cfg.get("cpu_config"))
             trainer.fit()
             restore_weights(detector, load_checkpoint(run_dir / BEST, map_location=self.device), self.cfg["model"], run_dir / BEST)
         finally:

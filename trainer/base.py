@@ -7,7 +7,9 @@ each rank trains on its share of every global batch (``util.distributed.ShardedB
 and only rank 0 writes checkpoints, TensorBoard events and log lines."""
 from __future__ import annotations
 
+import copy
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.detectors.base import Detector
+from trainer.optim import kernel_name, load_optimizer_state
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util import distributed as dist
 from util.device import move_batch
@@ -28,6 +31,8 @@ from util.seed import rng_state, set_rng_state
 
 LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
 SELECTIONS = ("val_loss", "last")
+PROBE_STEPS = 3  # timed steps (after one untimed warm-up step) behind the time estimate
+CPU_WARN_HOURS = 3.0  # a CPU run projected past this many hours gets a warning
 
 
 class NonFiniteLossError(UserError):
@@ -61,6 +66,8 @@ class Trainer:
 
     Args:
         detector, data, run_dir, device, seed, model_cfg: supplied by ``run.py``.
+        cpu_config: the config's documented CPU alternative (top-level ``cpu_config``), named in
+            the warning when a CPU run is projected past ``CPU_WARN_HOURS``; supplied by ``run.py``.
         epochs: maximum number of epochs.
         max_steps: stop after this many optimiser steps in total (None: no limit).
         optimizer / scheduler: registry configs (``dict(type="adam", lr=...)``).
@@ -78,7 +85,7 @@ class Trainer:
         progress: show tqdm progress bars.
     """
 
-    runtime_args = ("detector", "data", "run_dir", "device", "seed", "model_cfg")
+    runtime_args = ("detector", "data", "run_dir", "device", "seed", "model_cfg", "cpu_config")
 
     def __init__(
         self,
@@ -88,6 +95,7 @@ class Trainer:
         device: torch.device,
         seed: int = 0,
         model_cfg: dict | None = None,
+        cpu_config: str | None = None,
         epochs: int = 10,
         max_steps: int | None = None,
         optimizer: dict | None = None,
@@ -102,7 +110,7 @@ class Trainer:
         progress: bool = True,
     ) -> None:
         self.detector, self.data, self.run_dir, self.device = detector, data, Path(run_dir), device
-        self.seed, self.model_cfg = seed, model_cfg or {}
+        self.seed, self.model_cfg, self.cpu_config = seed, model_cfg or {}, cpu_config
         self.epochs, self.max_steps, self.grad_clip = epochs, max_steps, grad_clip
         self.amp = amp and device.type == "cuda"
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
@@ -137,6 +145,8 @@ class Trainer:
         if self.finished:
             self.log.info("Training had already finished (epoch %d); nothing to resume.", self.epoch)
             return
+        if dist.is_main():
+            self._log_time_estimate()
         writer = SummaryWriter(str(self.run_dir / "tensorboard")) if dist.is_main() else _NullWriter()
         try:
             while self.epoch < self.epochs and not self.finished:
@@ -154,6 +164,78 @@ class Trainer:
         state = self._state()
         self._save(state, BEST)
         self._save(state, LAST)
+
+    def _log_time_estimate(self) -> None:
+        """Before the first step, log the projected time per epoch and for the run (the epochs and
+        ``max_steps`` left), from steps timed on copies of the detector and optimiser: the run's own
+        weights, optimiser state and RNG streams stay exactly as they were. Warn once when a CPU run
+        is projected past ``CPU_WARN_HOURS``, naming the config's ``cpu_config`` when it has one.
+        Validation is counted at the training forward's cost; evaluation after training is not
+        counted. A run of no more steps than the timing itself is not estimated."""
+        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch, rank=dist.rank(), num_replicas=dist.world_size())
+        per_epoch = len(loader)
+        steps = (self.epochs - self.epoch) * per_epoch
+        if self.max_steps is not None:
+            steps = min(steps, self.max_steps - self.step)
+        if steps <= PROBE_STEPS + 1:
+            return
+        rng = rng_state()
+        try:
+            forward, backward, update = self._time_steps(next(iter(loader)))
+        except (RuntimeError, TypeError) as exc:  # a detector that cannot be deep-copied, no memory for the copy
+            self.log.info("No time estimate: timing steps on a copy of the detector failed (%s).", exc)
+            return
+        finally:
+            set_rng_state(rng)
+        val = self.data.val_loader()
+        val_batches = len(val) if val is not None else 0
+        step = forward + backward + update
+        epoch_time = per_epoch * step + val_batches * forward
+        epochs = math.ceil(steps / per_epoch)
+        total = steps * step + epochs * val_batches * forward
+        threads = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
+        self.log.info(
+            "time estimate (%s%s, %s %s): %.3g s/step (forward %.3g, backward %.3g, optimiser %.3g) x %s steps + %s validation "
+            "batches = %s/epoch; this run: %d epoch%s, %s steps = %s%s",
+            self.device, threads, type(self.optimizer).__name__, kernel_name(self.optimizer), step, forward, backward, update,
+            f"{per_epoch:,}", f"{val_batches:,}", _duration(epoch_time), epochs, "" if epochs == 1 else "s", f"{steps:,}",
+            _duration(total), " at most (early stopping may end it sooner)" if self.select == "val_loss" and epochs > self.patience else "",
+        )
+        if self.device.type == "cpu" and total > CPU_WARN_HOURS * 3600:
+            alternative = (
+                f"This config documents a CPU alternative: python run.py -c {self.cpu_config} -m train. Otherwise"
+                if self.cpu_config else "To shorten it,"
+            )
+            self.log.warning(
+                "This run is projected to take %s on the CPU (more than %g h). %s train on a GPU (device=cuda), "
+                "or lower trainer.epochs / set trainer.max_steps.",
+                _duration(total), CPU_WARN_HOURS, alternative,
+            )
+
+    def _time_steps(self, batch: dict) -> tuple[float, float, float]:
+        """Seconds of (forward, backward, optimiser update) of one training step on ``batch``: the
+        mean of ``PROBE_STEPS`` steps after a warm-up step, run eagerly (no torch.compile, no DDP)
+        on deep copies of the detector and optimiser. Consumes RNG draws: the caller restores them."""
+        detector, optimizer = copy.deepcopy((self.detector, self.optimizer))
+        loss_fn = _LossModule(detector).train()
+        batch = move_batch(batch, self.device)
+        totals = [0.0, 0.0, 0.0]
+        for index in range(PROBE_STEPS + 1):
+            start = _clock(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                loss = loss_fn(batch)["loss"]
+            forward = _clock(self.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            backward = _clock(self.device)
+            if self.grad_clip:
+                torch.nn.utils.clip_grad_norm_(detector.parameters(), self.grad_clip)
+            optimizer.step()
+            end = _clock(self.device)
+            if index:
+                for i, seconds in enumerate((forward - start, backward - forward, end - backward)):
+                    totals[i] += seconds / PROBE_STEPS
+        return totals[0], totals[1], totals[2]
 
     def _train_epoch(self, writer: SummaryWriter) -> float:
         self.detector.train()
@@ -271,15 +353,31 @@ class Trainer:
         }
 
     def _restore(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
+        # Read onto the CPU: load_state_dict copies weights and optimiser state to the model's
+        # device, and the RNG states must stay CPU byte tensors (map_location="cuda" broke resume).
+        state = load_checkpoint(path, map_location="cpu")
         restore_weights(self.detector, state, self.model_cfg, path)
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
         self.finished = self._should_stop()  # from the current limits: a resume may raise trainer.epochs
         set_rng_state(state["rng"])
         self.log.info("Resumed from %s at epoch %d (step %d).", path, self.epoch, self.step)
+
+
+def _clock(device: torch.device) -> float:
+    """``time.perf_counter()`` once ``device`` has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``3.2 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def restore_weights(detector: Detector, state: dict, model_cfg: dict, path: Path) -> None:

@@ -19,7 +19,7 @@ from util.folders import missing_folders, remove_created, unused_path
 from util.logging import get_logger, setup_logger
 from util.profile import parameter_count, profile_flops
 from util.registry import DATASETS, DETECTORS, EVALUATORS, TRAINERS
-from util.seed import seed_everything
+from util.seed import seed_everything, set_deterministic
 from util.threads import configure_threads
 
 RUNS_ROOT = Path("runs")
@@ -31,7 +31,7 @@ CALIBRATION = "calibration.json"
 # as data.timestamp_column are never aliased: the loaders read them.)
 ALIASES = {"data.path": "predict.path", "data.entity_mode": "entity_mode"}
 # Keys a resumed run may change; anything else must match the run's saved config.py.
-RESUMABLE = ("work_dir", "checkpoint", "device", "num_threads", "evaluation", "predict",
+RESUMABLE = ("work_dir", "checkpoint", "device", "num_threads", "deterministic", "cpu_config", "evaluation", "predict",
              "trainer.epochs", "trainer.max_steps", "trainer.resume", "trainer.progress", "trainer.log_every", "trainer.patience")
 
 
@@ -199,6 +199,7 @@ def run(config_path: str, mode: str, overrides: list[str], report: bool = True) 
     if entity_mode == "separate" and cfg["data"].get("scaler_scope", "auto") == "auto":
         cfg["data"]["scaler_scope"] = "entity"  # one model per entity: one scaler per entity
     evaluator = EVALUATORS.build(cfg["evaluation"]) if mode != "predict" else None
+    set_deterministic(cfg.get("deterministic", False))  # before any CUDA work (cuBLAS reads its workspace setting once)
     device = dist.init_from_env(select_device(cfg["device"]))
     configure_threads(cfg["num_threads"], int(cfg["data"].get("num_workers", 0)))
     log = setup_logger(None)
@@ -281,7 +282,7 @@ def run_one(cfg: dict, data, run_dir: Path, mode: str, device: torch.device, nam
     if data.family == "timeseries":
         evaluator.check_detector(detector, data)  # before the first step: can it score what evaluation.score_features asks?
     if mode == "train":
-        trainer = TRAINERS.build(cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=device, seed=cfg["seed"], model_cfg=cfg["model"])
+        trainer = TRAINERS.build(cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=device, seed=cfg["seed"], model_cfg=cfg["model"], cpu_config=cfg.get("cpu_config"))
         trainer.fit()
         dist.barrier()
         ckpt = run_dir / BEST

@@ -56,6 +56,7 @@ from util.registry import (
 )
 
 REQUIRED_KEYS = ("model", "data", "trainer", "evaluation")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Which registry builds a component dict, by the key it sits under.
 COMPONENT_REGISTRIES: dict[str, tuple[Registry, ...]] = {
@@ -82,6 +83,8 @@ RUN_KEY_TYPES: dict[str, Any] = {
     "checkpoint": str | None,
     "num_threads": int | None,
     "entity_mode": str,
+    "deterministic": bool,
+    "cpu_config": str | None,
     "predict.path": str | None,
     "predict.timestamp_column": str | None,
     "predict.entity": str | None,
@@ -361,6 +364,19 @@ def validate(cfg: dict) -> None:
         if not isinstance(cfg.get(key), dict):
             raise ConfigError(f"The config has no '{key}' section (a dict); inherit configs/__base__/runtime.py and a dataset base.")
     _validate_node(cfg, "")
+    _validate_run_keys(cfg)
+
+
+def _validate_run_keys(cfg: dict) -> None:
+    """Check the run-level keys no component constructor validates."""
+    if not isinstance(cfg.get("deterministic", False), bool):
+        raise ConfigError(f"deterministic={cfg['deterministic']!r}: use true or false.")
+    cpu_config = cfg.get("cpu_config")
+    if cpu_config is not None and not (isinstance(cpu_config, str) and (Path(cpu_config).is_file() or (REPO_ROOT / cpu_config).is_file())):
+        raise ConfigError(
+            f"cpu_config={cpu_config!r} is not a config file (relative paths are read from the working folder or the "
+            f"repository, {REPO_ROOT}). Give the path of the CPU alternative, e.g. configs/kambaad/kambaad_smd_cpu.py, or cpu_config=none."
+        )
 
 
 def _validate_node(node: Any, where: str) -> None:

@@ -1,10 +1,14 @@
-"""Seeding and RNG state capture, so that two runs with one seed give the same numbers."""
+"""Seeding, RNG state capture and the deterministic-algorithms switch, so that two runs with one
+seed give the same numbers."""
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
 import torch
+
+CUBLAS_WORKSPACE = ":4096:8"  # what cuBLAS needs to be deterministic (CUDA >= 10.2)
 
 
 def seed_everything(seed: int) -> None:
@@ -12,6 +16,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def set_deterministic(enabled: bool) -> None:
+    """``enabled``: make PyTorch use deterministic kernels only (an op that has none raises),
+    turn off cuDNN autotuning and give cuBLAS a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``,
+    unless already set). Call before the first CUDA operation. ``False`` leaves the process's
+    settings as they are."""
+    if not enabled:
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
 
 
 def rng_state() -> dict:
@@ -23,9 +39,10 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what ``rng_state`` captured."""
+    """Restore what ``rng_state`` captured. The generator states may sit on any device (a
+    checkpoint loaded with ``map_location="cuda"``): PyTorch takes them only as CPU byte tensors."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

@@ -5,6 +5,8 @@ work_dir = None  # None: runs/<config-name>/<timestamp>/; a path: the run folder
 checkpoint = None  # -m test/predict: a checkpoint file or run folder to evaluate
 num_threads = None  # compute threads (matrix products and the CPU scan share them); None: the cores, less one per DataLoader worker
 entity_mode = "joint"  # several entities: "joint" (one model over all) or "separate" (one model each, runs/<...>/entities/<name>/)
+deterministic = False  # True: deterministic kernels only, no cuDNN autotuning (bit-identical CUDA reruns, slower; docs/usage.md)
+cpu_config = None  # a config path: the documented CPU alternative, named when a CPU run is projected past 3 h
 
 # -m predict: score a new series with a trained run (checkpoint=RUN); `data.path=x` is accepted for `predict.path=x`.
 predict = dict(
