@@ -25,10 +25,11 @@ CASES = {
         ["### Throughput, equal setting", "| KambaAD |", "| Anomaly Transformer |", "| KambaAD (scan torch_loop) |",
          "KambaAD trains at "],
     ),
-    "gpu_check": (
-        ["--cpu-dry-run"],
-        ["| check | result | status |", "| selective_scan cpp vs torch_ref, batch 1, d_inner 8", "| causal_conv1d (PyTorch path) vs depthwise conv1d",
-         "| train KambaAD (scan auto)", "| train Anomaly Transformer", "| KambaAD (scan auto) / Anomaly Transformer, training windows/s |"],
+    "gpu_check": (  # the quick part of the dry run; the whole of it: test_gpu_check_dry_run_passes_every_row
+        ["--cpu-dry-run", "--checks", "env", "scan", "conv"],
+        ["| check | result | status |", "| Triton scan (model/ops/triton_scan.py) | available (Triton's interpreter) | ok |",
+         "| mamba_ssm (optional) | not installed", "| scan triton vs torch_ref, SS2D (b 1, d 32, N 4, L 16, 4 groups), bfloat16 |",
+         "| causal_conv1d, channel-last (b 2, d 16, L 12), width 4, silu, bf16 autocast | PyTorch conv ran", "All 13 rows pass."],
     ),
     "scan": (
         ["--quick"],
@@ -65,6 +66,28 @@ def test_gpu_check_says_it_needs_cuda() -> None:
     done = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "no CUDA device" in done.stderr and "--cpu-dry-run" in done.stderr and done.stdout == ""
+
+
+@pytest.mark.slow  # about 8 minutes on two shared cores: the Triton interpreter runs every Mamba detector
+def test_gpu_check_dry_run_passes_every_row() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--cpu-dry-run", "--threads", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for text in ("| MambaAD MVTec fp32, scan triton vs cpp, fwd+bwd |", "| KambaAD SMAP bf16 autocast, scan triton vs cpp",
+                 "| DCdetector SMAP fp32, vs CPU, fwd+bwd |", "resumed: yes, last checkpoint at step 6 | ok |",
+                 "| time: train KambaAD (scan triton) |", "All "):
+        assert text in done.stdout, f"{text!r} missing from:\n{done.stdout}"
+    assert "| FAIL |" not in done.stdout and "| KambaAD (scan auto)" not in done.stdout
+
+
+def test_failed_gpu_check_row_is_a_fail_with_one_line() -> None:
+    from benchmarks.gpu_check import FAIL, guarded
+
+    def broken() -> tuple[str, str]:
+        raise RuntimeError("first line | with a bar\nsecond line")
+
+    assert guarded("a check", broken) == ["a check", "RuntimeError: first line / with a bar", FAIL]
+    assert guarded("a check", lambda: ("fine", "ok")) == ["a check", "fine", "ok"]
 
 
 def test_growth_exponent_recovers_powers() -> None:
