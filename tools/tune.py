@@ -230,32 +230,51 @@ def main_effects(grid: dict, table: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def added_overrides(items: list[str]) -> str:
+    """The ``--set`` part of a label's recorded overrides: what follows tune's own ``seed=``."""
+    seed = next(i for i, item in enumerate(items) if item.startswith("seed="))
+    return " ".join(items[seed + 1 :])
+
+
+def header(out: Path, grid: dict, fewest_files: int) -> list[str]:
+    """The report's first lines: provisional or not, the ``--set`` used, the columns, the factors."""
+    lines = ["# Tuning report", ""]
+    if fewest_files < MIN_FILES:
+        lines += [f"**Provisional: {fewest_files} tuning files, fewer than the {MIN_FILES} issue 23 allows; apply nothing from it.**", ""]
+    manifest = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).is_file() else {}
+    added = sorted({added_overrides(items) for items in manifest.values()} - {""})
+    alternatives = {f: sorted({key for levels in grid["levels"].values() for key in levels[f][1]}) for f in grid["factors"]}
+    return lines + [
+        f"`--set` after every trial's settings: {' / '.join(f'`{a}`' for a in added) or 'none'}", "",
+        "steps: optimiser steps; early stop: share of runs patience ended; s / run: wall seconds (metrics included); "
+        "CPU s / run: CPU seconds of fit and scoring (core-seconds at num_threads=1).", "",
+        "Factors: " + ", ".join(f"{f} (+: {', '.join(keys)})" for f, keys in alternatives.items()), "",
+    ]
+
+
+def chosen_lines(grid: dict, chosen: dict[str, dict]) -> list[str]:
+    """The chosen trial per detector, and the lines to merge into its ``*_csv.py``."""
+    lines = ["## Chosen (best mean VUS-PR on the tuning files)", "",
+             "| detector | trial | VUS-PR | default (t0) | gain | files | seeds |", "|---|---|---|---|---|---|---|"]
+    for detector, best in chosen.items():
+        lines.append(f"| {detector} | t{int(best['trial'])} | {best['vus_pr']:.3f} | {best['default']:.3f} | {best['vus_pr'] - best['default']:+.3f} "
+                     f"| {best['files']} | {int(best['seeds'])} |")
+    for detector, best in chosen.items():
+        changes = differing(grid, detector, int(best["trial"]))
+        body = config_lines(changes) if changes else ["# nothing: the committed defaults won"]
+        lines += ["", f"`{config_path(detector).relative_to(REPO)}`: merge into the file (as overrides: "
+                  f"`{' '.join(as_overrides(changes)) or 'none'}`)", "", "```python", *body, "```"]
+    return lines
+
+
 def report(out: Path, grid: dict) -> str:
     """The ranked trials per detector, the chosen settings and the config lines to apply, as markdown."""
     runs = finished_runs(out)
     sections, chosen = [], {}
     for detector in [d for d in grid["levels"] if d in set(runs["detector"])]:
         text, chosen[detector] = detector_section(grid, detector, runs[runs["detector"] == detector])
-        sections.append(text)
-    fewest = min(int(c["files"]) for c in chosen.values())
-    lines = ["# Tuning report", ""]
-    if fewest < MIN_FILES:
-        lines += [f"**Provisional: {fewest} tuning files, fewer than the {MIN_FILES} issue 23 allows; apply nothing from it.**", ""]
-    manifest = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).is_file() else {}
-    extras = sorted({" ".join(items[[i for i, x in enumerate(items) if x.startswith("seed=")][-1] + 1 :]) for items in manifest.values()})
-    lines += [f"`--set` after every trial's settings: {' / '.join(f'`{e}`' for e in extras if e) or 'none'}", ""]
-    lines += ["steps: optimiser steps; early stop: share of runs patience ended; s / run: wall seconds (metrics included); "
-              "CPU s / run: CPU seconds of fit and scoring (core-seconds at num_threads=1).", ""]
-    lines += ["Factors: " + ", ".join(f"{f} (+: {', '.join(sorted({k for d in grid['levels'].values() for k in d[f][1]}))})" for f in grid["factors"]), ""]
-    lines += [*sum(([s, ""] for s in sections), []), "## Chosen (best mean VUS-PR on the tuning files)", "",
-              "| detector | trial | VUS-PR | default (t0) | gain | files | seeds |", "|---|---|---|---|---|---|---|"]
-    for detector, best in chosen.items():
-        lines.append(f"| {detector} | t{int(best['trial'])} | {best['vus_pr']:.3f} | {best['default']:.3f} | {best['vus_pr'] - best['default']:+.3f} | {best['files']} | {int(best['seeds'])} |")
-    for detector, best in chosen.items():
-        changes = differing(grid, detector, int(best["trial"]))
-        body = config_lines(changes) if changes else ["# nothing: the committed defaults won"]
-        lines += ["", f"`{config_path(detector).relative_to(REPO)}`: merge into the file (as overrides: "
-                  f"`{' '.join(as_overrides(changes)) or 'none'}`)", "", "```python", *body, "```"]
+        sections += [text, ""]
+    lines = header(out, grid, min(int(c["files"]) for c in chosen.values())) + sections + chosen_lines(grid, chosen)
     return "\n".join(lines) + "\n"
 
 
