@@ -1,7 +1,7 @@
 """The GPU check: do the CUDA paths the models run agree with the CPU, and how fast are they?
 Installs nothing and needs no network; prints one markdown table; exits 1 when a row FAILs.
 
-    python benchmarks/gpu_check.py                  # on a CUDA machine (under 8 minutes on one GPU)
+    python benchmarks/gpu_check.py                  # on a CUDA machine (meant to take under 8 minutes on one GPU)
     python benchmarks/gpu_check.py --checks scan    # some of: env models scan conv resume timing
     python benchmarks/gpu_check.py --cpu-dry-run    # the same flow at toy sizes on CPU tensors
 
@@ -15,7 +15,7 @@ Rows (each catches its own error: a failed row is FAIL with a one-line reason):
     shapes, float32 and bfloat16: output, last state and every input gradient of ``sum(out * g)``
     (``g`` random; not the last state: mamba_ssm's backward ignores its gradient, as its docstring says).
   * conv: ``causal_conv1d`` on the Mamba block's channel-last view of its projection (the CUDA kernel
-    when causal_conv1d imports; which path ran is read from its output), float32 and bf16 autocast.
+    when causal_conv1d imports; which path ran is read from the profiler), float32 and bf16 autocast.
   * resume: ``run.py -m train`` a few steps, then ``trainer.resume=true`` on the same run folder.
   * timing: Triton scan forward+backward against mamba_ssm at KambaAD's paper size (target <= 2x), and
     KambaAD's training windows/s against Anomaly Transformer's at their SMAP paper sizes (target >= 2x;
