@@ -2,6 +2,7 @@
 import logging
 
 import pytest
+import torch
 
 from util.logging import LOGGER_NAME
 
@@ -16,3 +17,13 @@ def ssmad_log(caplog):
         yield caplog
     finally:
         logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def seeded_one_thread():
+    """Seeded; one thread, as the first multi-threaded call stalls for seconds on a busy 2-core machine."""
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -24,14 +24,7 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seeded; one thread, as the first multi-threaded call stalls for seconds on a busy 2-core machine."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 def test_ss2d_equals_one_scan_per_direction_merged():
