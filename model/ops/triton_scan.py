@@ -192,6 +192,47 @@ if triton is not None:
     from triton.runtime.interpreter import InterpretedFunction
 
     @triton.jit
+    def _channel_block(blocks_per_group, per_group, d_state, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+        """This program's batch ``b``, group ``g``, block inside the group, channels ``d`` and states ``n``, with masks."""
+        b = tl.program_id(0).to(tl.int64)
+        pid = tl.program_id(1)
+        g = pid // blocks_per_group
+        block = pid % blocks_per_group
+        local = block * BLOCK_D + tl.arange(0, BLOCK_D)
+        mask_d = local < per_group
+        d = (g * per_group + local).to(tl.int64)
+        n = tl.arange(0, BLOCK_N)
+        mask_n = n < d_state
+        return b, pid, g, block, d, mask_d, n, mask_n
+
+    @triton.jit
+    def _channel_parameters(A_ptr, D_ptr, bias_ptr, sA_d, sA_n, d, mask_d, n, mask_n, HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr):
+        """The block's ``A`` tile and its ``D`` and delta bias (zeros where absent), in float32."""
+        A = tl.load(A_ptr + d[:, None] * sA_d + n[None, :] * sA_n, mask=mask_d[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
+        D = tl.load(D_ptr + d, mask=mask_d & HAS_D, other=0.0).to(tl.float32)
+        bias = tl.load(bias_ptr + d, mask=mask_d & HAS_BIAS, other=0.0).to(tl.float32)
+        return A, D, bias
+
+    @triton.jit
+    def _softplus(x):
+        """softplus with log1p(exp(-|x|)) as log(w) * e / (w - 1): exact even where 1 + e rounds to 1."""
+        e = tl.exp(-tl.abs(x))
+        w = 1.0 + e
+        log1p = tl.where(w == 1.0, e, tl.log(w) * e / (w - 1.0))
+        return tl.where(x > 20.0, x, tl.maximum(x, 0.0) + log1p)
+
+    @triton.jit
+    def _load_delta(dt_row, t, sdt_t, bias, mask_d, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+        """(delta + bias before softplus, the step's delta) of step ``t``, in float32."""
+        dt_in = tl.load(dt_row + t * sdt_t, mask=mask_d, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            dt_in += bias
+        dt = dt_in
+        if SOFTPLUS:
+            dt = _softplus(dt_in)
+        return dt_in, dt
+
+    @triton.jit
     def _forward_kernel(
         u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, last_ptr, ckpt_ptr,
         length, d_inner, d_state, per_group, blocks_per_group, chunk,
@@ -201,20 +242,9 @@ if triton is not None:
         KEEP: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
     ):
         """Scan one (batch, channel block); store out, the last state and (KEEP) chunk-boundary states."""
-        b = tl.program_id(0).to(tl.int64)
-        pid = tl.program_id(1)
-        g = pid // blocks_per_group
-        local = (pid % blocks_per_group) * BLOCK_D + tl.arange(0, BLOCK_D)
-        mask_d = local < per_group
-        d = (g * per_group + local).to(tl.int64)
-        n = tl.arange(0, BLOCK_N)
-        mask_n = n < d_state
+        b, pid, g, block, d, mask_d, n, mask_n = _channel_block(blocks_per_group, per_group, d_state, BLOCK_D, BLOCK_N)
         mask_dn = mask_d[:, None] & mask_n[None, :]
-        A = tl.load(A_ptr + d[:, None] * sA_d + n[None, :] * sA_n, mask=mask_dn, other=0.0).to(tl.float32)
-        if HAS_D:
-            D = tl.load(D_ptr + d, mask=mask_d, other=0.0).to(tl.float32)
-        if HAS_BIAS:
-            bias = tl.load(bias_ptr + d, mask=mask_d, other=0.0).to(tl.float32)
+        A, D, bias = _channel_parameters(A_ptr, D_ptr, bias_ptr, sA_d, sA_n, d, mask_d, n, mask_n, HAS_D, HAS_BIAS)
         u_row = u_ptr + b * su_b + d * su_d
         dt_row = delta_ptr + b * sdt_b + d * sdt_d
         z_row = z_ptr + b * sz_b + d * sz_d
@@ -230,14 +260,7 @@ if triton is not None:
                     tl.store(ckpt_ptr + ((b * (n_chunks - 1) + k - 1) * d_inner) * d_state + state_offsets, h, mask=mask_dn)
             for t in range(k * chunk, tl.minimum((k + 1) * chunk, length)):
                 u_t = tl.load(u_row + t * su_t, mask=mask_d, other=0.0).to(tl.float32)
-                dt = tl.load(dt_row + t * sdt_t, mask=mask_d, other=0.0).to(tl.float32)
-                if HAS_BIAS:
-                    dt += bias
-                if SOFTPLUS:  # log1p(exp(-|x|)) as log(w) * e / (w - 1), exact even where 1 + e rounds
-                    e = tl.exp(-tl.abs(dt))
-                    w = 1.0 + e
-                    log1p = tl.where(w == 1.0, e, tl.log(w) * e / (w - 1.0))
-                    dt = tl.where(dt > 20.0, dt, tl.maximum(dt, 0.0) + log1p)
+                _, dt = _load_delta(dt_row, t, sdt_t, bias, mask_d, HAS_BIAS, SOFTPLUS)
                 B_t = tl.load(B_row + t * sB_t, mask=mask_n, other=0.0).to(tl.float32)
                 C_t = tl.load(C_row + t * sC_t, mask=mask_n, other=0.0).to(tl.float32)
                 h = tl.exp(dt[:, None] * A) * h + (dt * u_t)[:, None] * B_t[None, :]
@@ -268,21 +291,9 @@ if triton is not None:
         step t as ``exp(delta[t+1] A) lam[t+1]`` and gains ``g_y[t] C[t]``. B and C gradients are
         this block's sums over its channels, per step; A, D and bias gradients its sums over time.
         """
-        b = tl.program_id(0).to(tl.int64)
-        pid = tl.program_id(1)
-        g = pid // blocks_per_group
-        block = pid % blocks_per_group
-        local = block * BLOCK_D + tl.arange(0, BLOCK_D)
-        mask_d = local < per_group
-        d = (g * per_group + local).to(tl.int64)
-        n = tl.arange(0, BLOCK_N)
-        mask_n = n < d_state
+        b, pid, g, block, d, mask_d, n, mask_n = _channel_block(blocks_per_group, per_group, d_state, BLOCK_D, BLOCK_N)
         mask_dn = mask_d[:, None] & mask_n[None, :]
-        A = tl.load(A_ptr + d[:, None] * sA_d + n[None, :] * sA_n, mask=mask_dn, other=0.0).to(tl.float32)
-        if HAS_D:
-            D = tl.load(D_ptr + d, mask=mask_d, other=0.0).to(tl.float32)
-        if HAS_BIAS:
-            bias = tl.load(bias_ptr + d, mask=mask_d, other=0.0).to(tl.float32)
+        A, D, bias = _channel_parameters(A_ptr, D_ptr, bias_ptr, sA_d, sA_n, d, mask_d, n, mask_n, HAS_D, HAS_BIAS)
         u_row = u_ptr + b * su_b + d * su_d
         dt_row = delta_ptr + b * sdt_b + d * sdt_d
         z_row = z_ptr + b * sz_b + d * sz_d
@@ -314,14 +325,7 @@ if triton is not None:
             tl.store(scratch, h)
             for t in range(t0, t1):
                 u_t = tl.load(u_row + t * su_t, mask=mask_d, other=0.0).to(tl.float32)
-                dt = tl.load(dt_row + t * sdt_t, mask=mask_d, other=0.0).to(tl.float32)
-                if HAS_BIAS:
-                    dt += bias
-                if SOFTPLUS:
-                    e = tl.exp(-tl.abs(dt))
-                    w = 1.0 + e
-                    log1p = tl.where(w == 1.0, e, tl.log(w) * e / (w - 1.0))
-                    dt = tl.where(dt > 20.0, dt, tl.maximum(dt, 0.0) + log1p)
+                _, dt = _load_delta(dt_row, t, sdt_t, bias, mask_d, HAS_BIAS, SOFTPLUS)
                 B_t = tl.load(B_row + t * sB_t, mask=mask_n, other=0.0).to(tl.float32)
                 h = tl.exp(dt[:, None] * A) * h + (dt * u_t)[:, None] * B_t[None, :]
                 tl.store(scratch + (t - t0 + 1) * BLOCK_D * BLOCK_N, h)
@@ -330,15 +334,7 @@ if triton is not None:
                 t = t1 - 1 - tt
                 h_prev = tl.load(scratch + (t - t0) * BLOCK_D * BLOCK_N)
                 u_t = tl.load(u_row + t * su_t, mask=mask_d, other=0.0).to(tl.float32)
-                dt_in = tl.load(dt_row + t * sdt_t, mask=mask_d, other=0.0).to(tl.float32)
-                if HAS_BIAS:
-                    dt_in += bias
-                dt = dt_in
-                if SOFTPLUS:
-                    e = tl.exp(-tl.abs(dt_in))
-                    w = 1.0 + e
-                    log1p = tl.where(w == 1.0, e, tl.log(w) * e / (w - 1.0))
-                    dt = tl.where(dt_in > 20.0, dt_in, tl.maximum(dt_in, 0.0) + log1p)
+                dt_in, dt = _load_delta(dt_row, t, sdt_t, bias, mask_d, HAS_BIAS, SOFTPLUS)
                 B_t = tl.load(B_row + t * sB_t, mask=mask_n, other=0.0).to(tl.float32)
                 C_t = tl.load(C_row + t * sC_t, mask=mask_n, other=0.0).to(tl.float32)
                 g_y = tl.load(g_row + t * sg_t, mask=mask_d, other=0.0).to(tl.float32)
