@@ -1,6 +1,7 @@
 """The KambaAD detector: forward/loss/score contract, compat modes, ablation switches and its configs."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,11 @@ import torch
 from torch import nn
 
 import model  # noqa: F401  (registers blocks and detectors)
+from trainer.runner import build_detector
 from util.errors import ConfigError
-from util.registry import DETECTORS, MIXERS
+from util.config import load
+from util.logging import LOGGER_NAME
+from util.registry import DATASETS, DETECTORS, MIXERS
 
 REPO = Path(__file__).resolve().parents[1]
 KAMBAAD_CONFIGS = sorted((REPO / "configs" / "kambaad").rglob("*.py"))
@@ -210,3 +214,12 @@ def test_per_channel_heads_keep_channels_independent():
     y[..., 1] += 5.0
     torch.testing.assert_close(reconstructor(x)[..., 0], reconstructor(y)[..., 0])
     assert not torch.allclose(reconstructor(x)[..., 1], reconstructor(y)[..., 1])
+
+
+def test_run_log_names_the_scan_backend_and_why(ssmad_log):
+    ssmad_log.set_level(logging.INFO, logger=LOGGER_NAME)
+    cfg = load(REPO / "configs" / "kambaad" / "kambaad_synthetic.py", ["data.train_length=300", "data.test_length=300"])
+    data = DATASETS.build(cfg["data"]).prepare()
+    build_detector(cfg, data, torch.device("cpu"), log_table=False)
+    line = next(r.getMessage() for r in ssmad_log.records if r.getMessage().startswith("detector: "))
+    assert "compat: paper" in line and ("scan_backend: ['cpp (C++ kernel built)']" in line or "torch_loop (" in line), line

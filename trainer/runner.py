@@ -273,6 +273,8 @@ def build_detector(cfg: dict, data, device: torch.device, log_table: bool = True
         _FLOP_COUNTS[key] = profile_flops(detector, {k: v.to(device) for k, v in data.example_batch(1).items()})
     flops, table = _FLOP_COUNTS[key]
     get_logger().info("parameters: %s total, %s trainable; FLOPs per window: %s%s", f"{params['total']:,}", f"{params['trainable']:,}", f"{flops:,}" if flops else "n/a", f"\n{table}" if log_table else "")
+    if facts := detector.extra_repr_info():  # e.g. the scan backend that runs and why
+        get_logger().info("detector: %s", "; ".join(f"{key}: {value}" for key, value in facts.items()))
     return detector, table, {"parameters": params["total"], "flops_per_window": flops}
 
 
