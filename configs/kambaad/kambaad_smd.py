@@ -13,3 +13,4 @@ model = dict(
 )
 data = dict(window=100, batch_size=8)
 trainer = dict(epochs=2, optimizer=dict(type="adam", lr=1e-3))
+cpu_config = "configs/kambaad/kambaad_smd_cpu.py"  # ~10 h an epoch on a CPU: the documented CPU budget
