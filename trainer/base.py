@@ -31,7 +31,7 @@ from util.seed import rng_state, set_rng_state
 
 LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
 SELECTIONS = ("val_loss", "last")
-PROBE_STEPS = 3  # timed steps (after one untimed warm-up step) behind the time estimate
+PROBE_STEPS = 2  # timed steps (after one untimed warm-up step) behind the time estimate: ~3 steps of cost
 CPU_WARN_HOURS = 3.0  # a CPU run projected past this many hours gets a warning
 
 
@@ -193,7 +193,8 @@ class Trainer:
         epoch_time = per_epoch * step + val_batches * forward
         epochs = math.ceil(steps / per_epoch)
         total = steps * step + epochs * val_batches * forward
-        threads = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
+        n_threads = torch.get_num_threads()
+        threads = f", {n_threads} thread{'' if n_threads == 1 else 's'}" if self.device.type == "cpu" else ""
         self.log.info(
             "time estimate (%s%s, %s %s): %.3g s/step (forward %.3g, backward %.3g, optimiser %.3g) x %s steps + %s validation "
             "batches = %s/epoch; this run: %d epoch%s, %s steps = %s%s",
@@ -202,15 +203,10 @@ class Trainer:
             _duration(total), " at most (early stopping may end it sooner)" if self.select == "val_loss" and epochs > self.patience else "",
         )
         if self.device.type == "cpu" and total > CPU_WARN_HOURS * 3600:
-            alternative = (
-                f"This config documents a CPU alternative: python run.py -c {self.cpu_config} -m train. Otherwise"
-                if self.cpu_config else "To shorten it,"
-            )
-            self.log.warning(
-                "This run is projected to take %s on the CPU (more than %g h). %s train on a GPU (device=cuda), "
-                "or lower trainer.epochs / set trainer.max_steps.",
-                _duration(total), CPU_WARN_HOURS, alternative,
-            )
+            advice = "train on a GPU (device=cuda), or shorten it (trainer.epochs, trainer.max_steps)"
+            if self.cpu_config:
+                advice = f"this config has a CPU alternative: python run.py -c {self.cpu_config} -m train; or {advice}"
+            self.log.warning("This run is projected to take %s on the CPU (more than %g h): %s.", _duration(total), CPU_WARN_HOURS, advice)
 
     def _time_steps(self, batch: dict) -> tuple[float, float, float]:
         """Seconds of (forward, backward, optimiser update) of one training step on ``batch``: the
