@@ -57,3 +57,12 @@ def test_fused_and_loop_agree_to_float32_rounding(cfg):
     fused, loop = train(cfg | dict(fused=True)), train(cfg | dict(fused=False, foreach=False))
     for a, b in zip(fused, loop):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_the_step_benchmark_measures_each_part_with_both_kernels():
+    from benchmarks.optimizer_step import CONFIGS, KERNELS, measure
+
+    config, channels = CONFIGS["KambaAD SMAP"]
+    for kernel in KERNELS:
+        result = measure(config, channels, kernel, steps=1, threads=None, device_name="cpu", quick=True)
+        assert result["window"] == 20 and len(result["parts"]) == 3 and all(seconds > 0 for seconds in result["parts"])
