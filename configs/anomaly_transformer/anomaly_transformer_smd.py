@@ -6,3 +6,4 @@ model = dict(type="anomaly_transformer", d_model=512, n_heads=8, e_layers=3, d_f
 data = dict(window=100, batch_size=32)
 trainer = dict(epochs=10, optimizer=dict(type="adam", lr=1e-4))
 evaluation = dict(legacy_anomaly_ratio=0.5)  # percent flagged under evaluation.protocol=legacy
+cpu_config = "configs/anomaly_transformer/anomaly_transformer_smd_cpu.py"  # the paper model on a CPU takes hours: the documented CPU budget

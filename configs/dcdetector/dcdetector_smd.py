@@ -6,3 +6,4 @@ model = dict(type="dcdetector", patch_sizes=[5, 7], d_model=256, n_heads=1, e_la
 data = dict(window=105, batch_size=256)
 trainer = dict(epochs=2, select="last", optimizer=dict(type="adam", lr=1e-4))  # its loss is identically 0: keep the last epoch
 evaluation = dict(legacy_anomaly_ratio=0.6)  # percent flagged under evaluation.protocol=legacy
+cpu_config = "configs/dcdetector/dcdetector_smd_cpu.py"  # the paper model on a CPU takes hours: the documented CPU budget
