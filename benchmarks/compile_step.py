@@ -61,7 +61,7 @@ def training_step(detector: torch.nn.Module, batch: dict, optimizer_cfg: dict, c
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return loss.item()
 
     return step
 
