@@ -50,6 +50,7 @@ from torch import Tensor
 from model.ops import cuda_kernels
 from model.ops.compiled import scan_kernels_built
 from model.ops.cpp_scan import cpp_selective_scan
+from model.ops.reference_scan import grouped, scan_reference
 from util.errors import ConfigError
 
 BACKENDS = ("auto", "torch_ref", "cpp", "torch_loop", "torch_chunked", "mamba_ssm", "triton")
@@ -219,7 +220,7 @@ def selective_scan(
     if _flop_counting:
         y, last = SelectiveScanForFlops.apply(u, delta, A, B, C)
     elif name == "torch_ref":
-        y, last = _scan_reference(u, delta, A, B, C)
+        y, last = scan_reference(u, delta, A, B, C)
     elif name == "torch_loop":
         y, last = _LoopScan.apply(u, delta, A, B, C)
     else:
@@ -232,21 +233,12 @@ def selective_scan(
     return (out, last) if return_last_state else out
 
 
-def _grouped(u: Tensor, B: Tensor) -> tuple[int, Tensor]:
-    """B or C as ``(batch, groups, d_state, L)``, and the number of channels per group."""
-    B4 = B.unsqueeze(1) if B.dim() == 3 else B
-    d_inner, groups = u.shape[1], B4.shape[1]
-    if d_inner % groups:
-        raise ValueError(f"d_inner={d_inner} is not divisible by the {groups} groups of B/C")
-    return d_inner // groups, B4
-
-
 def _per_channel(u: Tensor, M: Tensor) -> Tensor:
     """B or C laid out for ``(batch, d_inner, L, d_state)`` arithmetic.
 
     One group: a broadcastable view ``(batch, 1, L, d_state)``; several: expanded to every channel.
     """
-    per_group, M4 = _grouped(u, M)
+    per_group, M4 = grouped(u, M)
     M4 = M4.transpose(-1, -2)  # (batch, groups, L, d_state)
     if M4.shape[1] == 1:
         return M4
@@ -258,24 +250,6 @@ def _reduce_to_groups(grad: Tensor, M: Tensor) -> Tensor:
     batch, d_inner, length, d_state = grad.shape
     groups = 1 if M.dim() == 3 else M.shape[1]
     return grad.reshape(batch, groups, d_inner // groups, length, d_state).sum(2).transpose(-1, -2).reshape(M.shape)
-
-
-def _scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
-    """Sequential loop over time; returns ``y`` (without D, z) and the last state.
-
-    Each step is computed from per-step slices (``unbind``), so backward stays linear in L.
-    """
-    per_group, B4 = _grouped(u, B)
-    _, C4 = _grouped(u, C)
-    h = u.new_zeros(u.shape[0], B4.shape[1], per_group, A.shape[1])
-    A = A.reshape(B4.shape[1], per_group, A.shape[1])
-    ys = []
-    steps = zip(*(t.unbind(-1) for t in (u, delta, B4, C4)))
-    for u_t, delta_t, B_t, C_t in steps:
-        u_t, delta_t = (v.reshape(h.shape[:3]) for v in (u_t, delta_t))  # (batch, groups, per_group)
-        h = torch.exp(delta_t.unsqueeze(-1) * A) * h + (delta_t * u_t).unsqueeze(-1) * B_t.unsqueeze(2)
-        ys.append((h * C_t.unsqueeze(2)).sum(-1).flatten(1))
-    return torch.stack(ys, dim=-1), h.flatten(1, 2)
 
 
 def _chunk_size(delta: Tensor, A: Tensor) -> int:
@@ -353,7 +327,7 @@ def _block_states(
 
 def _time_major(u: Tensor, M: Tensor) -> Tensor:
     """B or C as a contiguous ``(L, batch, groups, 1, d_state)`` tensor (broadcasts over a group's channels)."""
-    _, M4 = _grouped(u, M)
+    _, M4 = grouped(u, M)
     return M4.permute(3, 0, 1, 2).unsqueeze(3).contiguous()
 
 
@@ -378,7 +352,7 @@ class _LoopScan(torch.autograd.Function):
     def _layout(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, ...]:
         """u, delta ``(L, b, g, p, 1)``, A ``(g, p, N)``, B, C ``(L, b, g, 1, N)`` and the time spans of the blocks."""
         batch, d_inner, length = u.shape
-        per_group, _ = _grouped(u, B)
+        per_group, _ = grouped(u, B)
         Bt, Ct = _time_major(u, B), _time_major(u, C)
         groups, d_state = Bt.shape[2], Bt.shape[-1]
         ut, dt = (x.permute(2, 0, 1).reshape(length, batch, groups, per_group, 1) for x in (u, delta))
