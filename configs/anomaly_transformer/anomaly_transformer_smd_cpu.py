@@ -1,4 +1,4 @@
-# Anomaly Transformer on SMD sized for a 2-core CPU: about 11 min for training and evaluation
+# Anomaly Transformer on SMD sized for a 2-core CPU: about 9 min for training and evaluation
 # (docs/results.md, "SMD on a CPU"). Every choice below is fixed before any test score is seen:
 # - d_model 128, 4 heads, d_ff 128 (paper 512, 8, 512), by principle: still over three times SMD's
 #   38 channels, head width 32; 0.32M parameters (paper 4.8M). Kept: 3 layers, k=3, window 100,

@@ -1,4 +1,4 @@
-# DCdetector on SMD sized for a 2-core CPU: about 6 min for training and evaluation (docs/results.md,
+# DCdetector on SMD sized for a 2-core CPU: about 9 min for training and evaluation (docs/results.md,
 # "SMD on a CPU"). Every choice below is fixed before any test score is seen:
 # - d_model 64 (paper 256), by principle: each attention sees one channel's patches (5 or 7 steps,
 #   15 or 21 patches), far below 64 dimensions. Kept: 1 head, 3 layers, patch sizes [5, 7], window 105.
@@ -6,8 +6,7 @@
 #   already 2,432 sequences; a step of 256 costs four times as much on 2 cores.
 # - training windows at stride 20: 281 steps an epoch at batch 64.
 # - max_steps 1,250 (epochs raised to 10 so that the cap ends the run): 80k windows, as many as the
-#   Anomaly Transformer and MAAT CPU configs see; a timing probe puts it near 0.2 s a step on 2
-#   threads (about 4 min). The loss value is identically 0 (select="last" keeps the final weights),
+#   Anomaly Transformer and MAAT CPU configs see; measured 0.4 s a step on 2 threads (8 min). The loss value is identically 0 (select="last" keeps the final weights),
 #   so no validation curve can size it. Cost: 80k windows seen, against 358k an epoch at stride 1.
 # - threads: the default (every core).
 _base_ = ["dcdetector_smd.py"]
