@@ -165,6 +165,10 @@ class Trainer:
         self._save(state, BEST)
         self._save(state, LAST)
 
+    def _epoch_loader(self) -> Any:
+        """This rank's training loader for the current epoch (shuffled by seed and epoch)."""
+        return self.data.train_loader(seed=self.seed * 100_003 + self.epoch, rank=dist.rank(), num_replicas=dist.world_size())
+
     def _log_time_estimate(self) -> None:
         """Before the first step, log the projected time per epoch and for the run (the epochs and
         ``max_steps`` left), from steps timed on copies of the detector and optimiser: the run's own
@@ -172,7 +176,7 @@ class Trainer:
         is projected past ``CPU_WARN_HOURS``, naming the config's ``cpu_config`` when it has one.
         Validation is counted at the training forward's cost; evaluation after training is not
         counted. A run of no more steps than the timing itself is not estimated."""
-        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch, rank=dist.rank(), num_replicas=dist.world_size())
+        loader = self._epoch_loader()
         per_epoch = len(loader)
         steps = (self.epochs - self.epoch) * per_epoch
         if self.max_steps is not None:
@@ -235,7 +239,7 @@ class Trainer:
 
     def _train_epoch(self, writer: SummaryWriter) -> float:
         self.detector.train()
-        loader = self.data.train_loader(seed=self.seed * 100_003 + self.epoch, rank=dist.rank(), num_replicas=dist.world_size())
+        loader = self._epoch_loader()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.epochs}", disable=not self.progress, dynamic_ncols=True)
         for batch in bar:
