@@ -49,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-c", "--config", required=True, help="config file, e.g. configs/kambaad/kambaad_smd.py")
-    parser.add_argument("-m", "--mode", choices=MODES, default="train", help="train (fit, then evaluate), test (evaluate a trained run), profile (FLOPs and parameters) or predict (score a new series with a trained run)")
+    parser.add_argument("-m", "--mode", choices=MODES, default="train", help=("train (fit, then evaluate), test (evaluate a trained run), profile (FLOPs and parameters) "
+                        "or predict (score a new series with a trained run)"))
     parser.add_argument("--debug", action="store_true", help="show full Python tracebacks (for any error)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. trainer.epochs=2")
     return parser.parse_args(argv)

@@ -123,7 +123,7 @@ def return_freed_memory() -> None:
 def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     try:
         conn.send(("ok", fn(*args, **kwargs)))
-    except BaseException:  # report any failure to the parent instead of dying silently
+    except BaseException:  # noqa: BLE001  report any failure to the parent instead of dying silently
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()

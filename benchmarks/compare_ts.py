@@ -26,12 +26,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, isolated, machine_line, markdown_table, peak_rss_mb, select_device, smap_root  # noqa: E402
-from trainer.runner import config_name, run  # noqa: E402
-from util.logging import LOGGER_NAME  # noqa: E402
+from benchmarks.common import REPO_ROOT, isolated, machine_line, markdown_table, peak_rss_mb, select_device, smap_root
+from metric.timeseries import METRICS, SUMMARY_KEYS
+from trainer.runner import config_name, run
+from util.logging import LOGGER_NAME
 
 DETECTORS_COMPARED = ("kambaad", "maat", "anomaly_transformer", "dcdetector")
-METRICS = (("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"), ("Aff-F1", "affiliation_f1"), ("F1", "f1"), ("PA-F1 (legacy)", "pa_f1"))
+COLUMNS = METRICS.pick(*SUMMARY_KEYS)
 QUICK_OVERRIDES = [
     "data.train_length=400", "data.test_length=400", "data.window=20", "data.batch_size=16",
     "model.d_model=16", "model.e_layers=1", "trainer.epochs=1", "trainer.max_steps=3",
@@ -132,12 +133,12 @@ def main(argv: list[str] | None = None) -> str:
                 r = isolated(train_and_evaluate, config, run_overrides(args, config, work_dir), device, device=device)
             except RuntimeError as exc:
                 print(exc, file=sys.stderr)
-                rows.append([config_name(config), *["failed"] * (len(METRICS) + 5)])
+                rows.append([config_name(config), *["failed"] * (len(COLUMNS) + 5)])
                 continue
             print(f"{config_name(config)}: {r}", file=sys.stderr, flush=True)
             flops = "n/a" if r["flops_per_window"] is None else f"{r['flops_per_window'] / 1e6:,.1f}"
             rows.append([
-                config_name(config), *(_fmt(r["metrics"].get(key)) for _, key in METRICS), f"{r['parameters']:,}", flops,
+                config_name(config), *(_fmt(r["metrics"].get(m.key)) for m in COLUMNS), f"{r['parameters']:,}", flops,
                 _fmt(r["seconds_per_epoch"], 1.0, 1), str(r["epochs"]), f"{r['peak_mb']:.0f}",
             ])
     limits = ", ".join(f"{k}={v}" for k, v in (("epochs", args.epochs), ("max_points", args.max_points), ("max_steps", args.max_steps)) if v is not None)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> str:
         machine_line(device),
         "",
         markdown_table([
-            "config", *(name for name, _ in METRICS), "parameters", "MFLOPs / window", "train s / epoch", "epochs",
+            "config", *(m.label for m in COLUMNS), "parameters", "MFLOPs / window", "train s / epoch", "epochs",
             "peak MB" + (" (CUDA allocated)" if device.type == "cuda" else " (RSS)"),
         ], rows),
     ])

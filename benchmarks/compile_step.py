@@ -24,10 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, add_common_arguments, apply_threads, machine_line, markdown_table, timed_loop  # noqa: E402
-from util.config import load  # noqa: E402
-from util.registry import DATASETS, DETECTORS, OPTIMIZERS  # noqa: E402
-from util.seed import seed_everything  # noqa: E402
+from benchmarks.common import REPO_ROOT, add_common_arguments, apply_threads, machine_line, markdown_table, timed_loop
+from util.config import load
+from util.registry import DATASETS, DETECTORS, OPTIMIZERS
+from util.seed import seed_everything
 
 DEFAULT_CONFIGS = ("configs/kambaad/kambaad_synthetic.py", "configs/kambaad/kambaad_smap.py")
 # SMAP's paper config trains on SMAP; its 25-channel synthetic stand-in keeps the sizes without the data.

@@ -31,22 +31,22 @@ import sys
 if __name__ == "__main__" and "--cpu-dry-run" in sys.argv:  # Triton reads it when imported: set it before anything can
     os.environ["TRITON_INTERPRET"] = "1"
 
-import argparse  # noqa: E402
-import copy  # noqa: E402
-import importlib  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+import argparse
+import copy
+import importlib
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import Tensor  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, machine_line, markdown_table, timed_loop  # noqa: E402
+from benchmarks.common import REPO_ROOT, machine_line, markdown_table, timed_loop
 
 OK, FAIL, BELOW = "ok", "FAIL", "below target"
 CHECKS = ("env", "models", "scan", "conv", "resume", "timing")
@@ -185,7 +185,7 @@ def build_detector(cfg: dict, kwargs: dict) -> tuple[torch.nn.Module, str]:
     seed_everything(cfg["seed"])
     try:
         return DETECTORS.build(cfg["model"], **kwargs), ""
-    except Exception as error:  # noqa: BLE001 - only a pretrained download is retried
+    except Exception as error:
         encoder = cfg["model"].get("encoder", {})
         if not encoder.get("pretrained"):
             raise
@@ -347,6 +347,7 @@ def conv_rows(device: torch.device, toy: bool) -> list[list[str]]:
 # ------------------------------------------------------------------------------------------- resume
 def resume_rows(device: torch.device, toy: bool) -> list[list[str]]:
     """``run.py -m train`` for 3 steps, then resumed to 6 from ckpt_last.pth, in fresh interpreters."""
+    from trainer.run_folder import RunFolder
     from util.checkpoint import load_checkpoint
 
     def check() -> tuple[str, str]:
@@ -361,7 +362,7 @@ def resume_rows(device: torch.device, toy: bool) -> list[list[str]]:
                 if done.returncode != 0:
                     lines = [line for line in logs[-1].splitlines() if line.strip()] or ["no output"]
                     return f"{'resume' if len(logs) == 2 else 'train'} exited {done.returncode}: {lines[-1].strip()[:200]}", FAIL
-            step = load_checkpoint(Path(work) / "ckpt_last.pth", map_location="cpu")["step"]
+            step = load_checkpoint(RunFolder(work).last, map_location="cpu")["step"]
         resumed = "Resumed from" in logs[1]
         return f"trained 3 steps, resumed: {'yes' if resumed else 'no'}, last checkpoint at step {step}", OK if resumed and step == 6 else FAIL
 

@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import PeakMemory, add_common_arguments, apply_threads, isolated, machine_line, markdown_table, peak_rss_mb, select_device  # noqa: E402
-from data.timeseries.base import Entity, TimeSeriesSource  # noqa: E402
-from data.timeseries.pipeline import TimeSeriesData  # noqa: E402
+from benchmarks.common import PeakMemory, add_common_arguments, apply_threads, isolated, machine_line, markdown_table, peak_rss_mb, select_device
+from data.timeseries.base import TimeSeriesData, TimeSeriesSource
+from data.timeseries.entity import Entity
 
 # SMD: 28 machines, 38 metrics, 708,405 training and 708,420 test steps in total.
 SMD_SHAPE = dict(train_points=708_405, test_points=708_420, n_features=38, n_entities=28)

@@ -23,10 +23,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO_ROOT, add_common_arguments, apply_threads, isolated, machine_line, markdown_table, select_device, synchronize  # noqa: E402
-from util.config import load  # noqa: E402
-from util.registry import DETECTORS, OPTIMIZERS  # noqa: E402
-from util.seed import seed_everything  # noqa: E402
+from benchmarks.common import REPO_ROOT, add_common_arguments, apply_threads, isolated, machine_line, markdown_table, select_device, synchronize
+from util.config import load
+from util.registry import DETECTORS, OPTIMIZERS
+from util.seed import seed_everything
 
 CONFIGS = {  # row name: (config, channels of its dataset)
     "KambaAD SMD": ("configs/kambaad/kambaad_smd.py", 38),

@@ -25,13 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.timeseries.smap_msl import SPACECRAFT, SmapMsl, sequence_labels  # noqa: E402
-from metric.timeseries import aggregate, compute_metrics  # noqa: E402
-from metric.timeseries.vus import range_auc_and_vus  # noqa: E402
+from data.timeseries.smap_msl import SPACECRAFT, SmapMsl, sequence_labels
+from metric.timeseries import METRICS, aggregate, compute_metrics
+from metric.timeseries.vus import range_auc_and_vus
 
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = (("F1", "f1"), ("PA-F1 (legacy)", "pa_f1"), ("Aff-F1", "affiliation_f1"), ("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"))
-BAND_KEYS = (("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"), ("AUC-ROC", "auc_roc"))
+COLUMNS = METRICS.pick("f1", "pa_f1", "affiliation_f1", "vus_pr", "auc_pr")
+BAND = METRICS.pick("vus_pr", "auc_pr", "auc_roc")
 
 
 def channel_labels(root: Path) -> dict[str, tuple[str, np.ndarray]]:
@@ -64,7 +64,7 @@ def random_baseline(root: Path, seed: int, q: float) -> dict[str, dict[str, floa
 
 
 def random_band(root: Path, seeds: int) -> dict[str, tuple[int, dict[str, np.ndarray]]]:
-    """Per spacecraft: (test points, the ``BAND_KEYS`` metrics of ``seeds`` uniform random scorings of the concatenated test set).
+    """Per spacecraft: (test points, the ``BAND`` metrics of ``seeds`` uniform random scorings of the concatenated test set).
 
     The channels are those ``run.py`` scores for ``entities="all"`` (the loader's own choice), in its order.
     """
@@ -73,7 +73,7 @@ def random_band(root: Path, seeds: int) -> dict[str, tuple[int, dict[str, np.nda
         labels = np.concatenate([e.test_labels for e in SmapMsl(root=str(root), spacecraft=craft).read()])
         scorings = (np.random.default_rng(seed).random(len(labels)) for seed in range(seeds))
         runs = [compute_metrics(labels, scores, threshold=1.0) for scores in scorings]  # the threshold only feeds metrics not kept
-        band[craft] = (len(labels), {key: np.array([run[key] for run in runs]) for _, key in BAND_KEYS})
+        band[craft] = (len(labels), {m.key: np.array([run[m.key] for run in runs]) for m in BAND})
     return band
 
 
@@ -101,16 +101,16 @@ def main() -> None:
     args = parser.parse_args()
     results = random_baseline(args.root, args.seed, args.q)
     print(f"Uniform random scores (seed {args.seed}), threshold at their {args.q:g}th percentile; mean over channels, %\n")
-    print("| spacecraft | channels | " + " | ".join(name for name, _ in COLUMNS) + " |")
+    print("| spacecraft | channels | " + " | ".join(m.label for m in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for craft, metrics in sorted(results.items()):
-        print(f"| {craft} | {metrics['channels']} | " + " | ".join(f"{100 * metrics[key]:.1f}" for _, key in COLUMNS) + " |")
+        print(f"| {craft} | {metrics['channels']} | " + " | ".join(f"{100 * metrics[m.key]:.1f}" for m in COLUMNS) + " |")
     if args.band:
         print(f"\nRandom band of the concatenated test set, {args.band} seeds of uniform random scores: mean +- std (largest), %\n")
-        print("| spacecraft | points | " + " | ".join(name for name, _ in BAND_KEYS) + " |")
-        print("|---" * (len(BAND_KEYS) + 2) + "|")
+        print("| spacecraft | points | " + " | ".join(m.label for m in BAND) + " |")
+        print("|---" * (len(BAND) + 2) + "|")
         for craft, (points, values) in random_band(args.root, args.band).items():
-            cells = [f"{100 * v.mean():.2f} +- {100 * v.std(ddof=1) if len(v) > 1 else 0.0:.2f} ({100 * v.max():.2f})" for v in (values[key] for _, key in BAND_KEYS)]
+            cells = [f"{100 * v.mean():.2f} +- {100 * v.std(ddof=1) if len(v) > 1 else 0.0:.2f} ({100 * v.max():.2f})" for v in (values[m.key] for m in BAND)]
             print(f"| {craft} | {points:,} | " + " | ".join(cells) + " |")
     print(f"\nVUS-ROC/PR (window 100, 250 thresholds) on 100k points: {vus_seconds():.2f} s (best of 3, one process)")
 

@@ -24,12 +24,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (  # noqa: E402
-    PeakMemory, add_common_arguments, apply_threads, growth_exponent, isolated, machine_line, markdown_table,
-    return_freed_memory, select_device, timed_loop,
+from benchmarks.common import (
+    PeakMemory,
+    add_common_arguments,
+    apply_threads,
+    growth_exponent,
+    isolated,
+    machine_line,
+    markdown_table,
+    return_freed_memory,
+    select_device,
+    timed_loop,
 )
-from util.config import import_components  # noqa: E402
-from util.registry import DETECTORS  # noqa: E402
+from util.registry import DETECTORS
 
 STACKS = {
     "attention": dict(blocks=[dict(type="attention", n_heads=4)], use_reconstructor=False),
@@ -86,7 +93,6 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--min-seconds", type=float, default=None, help="timed seconds per cell (default 1; quick 0)")
     args = parser.parse_args(argv)
     apply_threads(args.threads)
-    import_components()
     lengths = args.lengths or ([32, 64] if args.quick else [100, 200, 400, 800, 1600, 3200])
     sizes = dict(d_model=8, n_features=2, batch=args.batch or 2) if args.quick else dict(d_model=64, n_features=8, batch=args.batch or 2)
     min_seconds = args.min_seconds if args.min_seconds is not None else (0.0 if args.quick else 1.0)

@@ -37,9 +37,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine_line, markdown_table, peak_rss_mb  # noqa: E402
-from model.ops.compiled import scan_kernels  # noqa: E402
-from model.ops.selective_scan import mamba_ssm_available, selective_scan  # noqa: E402
+from benchmarks.common import machine_line, markdown_table, peak_rss_mb
+from model.ops.compiled import scan_kernels
+from model.ops.selective_scan import mamba_ssm_available, selective_scan
 
 # (batch, d_inner, d_state, L): a long sequence, KambaAD at the paper's size, a large batch of short windows.
 SHAPES = [(2, 128, 16, 1024), (8, 1024, 64, 100), (32, 256, 16, 100)]
@@ -66,7 +66,7 @@ def make_inputs(batch: int, d_inner: int, d_state: int, length: int, device: str
     return {k: v.to(device).requires_grad_() for k, v in tensors.items()}
 
 
-def naive_loop(u, delta, A, B, C, D, z, delta_bias):
+def naive_loop(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor, z: torch.Tensor, delta_bias: torch.Tensor) -> torch.Tensor:
     """mamba-ssm's reference layout: precompute exp(delta A) and delta B u for all steps, then loop."""
     delta = F.softplus(delta + delta_bias[:, None])
     decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))

@@ -22,19 +22,28 @@ import argparse
 import copy
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (  # noqa: E402
-    REPO_ROOT, PeakMemory, add_common_arguments, apply_threads, isolated, machine_line, markdown_table,
-    select_device, smap_root, timed_loop,
+from benchmarks.common import (
+    REPO_ROOT,
+    PeakMemory,
+    add_common_arguments,
+    apply_threads,
+    isolated,
+    machine_line,
+    markdown_table,
+    select_device,
+    smap_root,
+    timed_loop,
 )
-from util.config import load  # noqa: E402
-from util.registry import DATASETS, DETECTORS, OPTIMIZERS  # noqa: E402
-from util.seed import seed_everything  # noqa: E402
+from util.config import load
+from util.registry import DATASETS, DETECTORS, OPTIMIZERS
+from util.seed import seed_everything
 
 DETECTORS_COMPARED = ("kambaad", "maat", "anomaly_transformer", "dcdetector")
 NAMES = {"kambaad": "KambaAD", "maat": "MAAT", "anomaly_transformer": "Anomaly Transformer", "dcdetector": "DCdetector"}
@@ -65,7 +74,7 @@ def equal_config(detector: str, sizes: dict, data_cfg: dict) -> dict:
     return cfg
 
 
-def _prepare(cfg: dict, device_name: str, threads: int | None):
+def _prepare(cfg: dict, device_name: str, threads: int | None) -> tuple[Any, torch.device]:
     apply_threads(threads)
     seed_everything(cfg["seed"])
     data = DATASETS.build(cfg["data"]).prepare()

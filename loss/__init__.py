@@ -1,2 +1,1 @@
 """Registered losses."""
-from loss import contrastive, feature, minimax, reconstruction  # noqa: F401  (registration)

@@ -3,4 +3,3 @@
 
 Every metric function is pure: it never modifies its inputs.
 """
-from metric import image, timeseries  # noqa: F401

@@ -6,6 +6,7 @@ import pytest
 from data.timeseries.synthetic import generate
 from run import main
 from trainer.api import AnomalyDetector, config_path
+from trainer.run_folder import RunFolder
 from util.errors import ConfigError, DataError
 
 SMALL = {"data.train_length": 600, "data.test_length": 500, "data.window": 20, "trainer.epochs": 2, "trainer.progress": False,
@@ -17,8 +18,7 @@ def test_api_scores_equal_run_py_scores_on_the_synthetic_set(config, tmp_path):
     overrides = SMALL | ({"trainer.max_steps": 4} if "kambaad" in config else {})
     as_text = [f"{k}={v}" for k, v in overrides.items()]
     assert main(["-c", config, "-m", "train", f"work_dir={tmp_path / 'run'}", *as_text]) == 0
-    with np.load(tmp_path / "run" / "scores.npz") as stored:
-        expected = stored["synthetic/scores"]
+    expected, _ = RunFolder(tmp_path / "run").read_scores()["synthetic"]
     entity = generate(n_features=8, train_length=600, test_length=500, anomaly_ratio=0.05, seed=0)  # the config's series
     detector = AnomalyDetector(config, overrides).fit(entity.train)
     scores = detector.decision_function(entity.test)

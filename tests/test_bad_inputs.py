@@ -8,7 +8,6 @@
 """
 import hashlib
 import json
-import logging
 import shutil
 import sys
 import warnings
@@ -22,7 +21,8 @@ import torch
 
 import metric.__main__ as metric_cli
 import trainer.base
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.synthetic import generate
 from run import main
 from util.config import dumps, load
@@ -223,7 +223,11 @@ CASES = [
     ("4 pot keeps the percentile's q", lambda t, r: train("evaluation.threshold.type=pot"), "evaluation.threshold.q=0.001"),
     ("4 a detector that cannot score the labelled features", lambda t, r: train("model.type=iforest", f"data.root={write_telemanom(t / 'd')}", cfg=SMAP_CFG), "evaluation.score_features=all"),
     ("4 no validation split for the threshold", lambda t, r: train("data.val_fraction=0"), "data.val_fraction > 0"),
-    ("4 no validation split for entity scaling", lambda t, r: train("data.val_fraction=0", "evaluation.protocol=legacy", "evaluation.entity_scaling=val"), "evaluation.entity_scaling=val needs validation scores"),
+    (
+        "4 no validation split for entity scaling",
+        lambda t, r: train("data.val_fraction=0", "evaluation.protocol=legacy", "evaluation.entity_scaling=val"),
+        "evaluation.entity_scaling=val needs validation scores",
+    ),
     ("5 data.timestamp_column reaches the loader", lambda t, r: csv_train(write_series(t / 'd.csv'), "data.timestamp_column=when"), "no column 'when' (data.timestamp_column)"),
     ("6 numeric test path", lambda t, r: train("data.type=csv", "data.test_path=2024"), "Missing 2024"),
     ("6 numeric checkpoint", lambda t, r: ["-c", CFG, "-m", "test", "checkpoint=5", *TINY], "Checkpoint not found: 5"),

@@ -5,8 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-import loss.reconstruction  # noqa: F401  (registers the losses)
-import model.detectors.baselines  # noqa: F401  (registers the detectors)
 from model.detectors.baselines import sample_windows, spread_to_steps
 from util.errors import ConfigError
 from util.registry import DETECTORS, LOSSES

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-import model  # noqa: F401  (registers the detectors)
 from trainer.base import restore_weights
 from util.checkpoint import load_checkpoint, save_checkpoint
 from util.errors import CheckpointError

@@ -18,18 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import loss  # noqa: F401  (registers losses)
-import loss.feature  # noqa: F401  (registers feature_cos / feature_mse)
-import model  # noqa: F401  (registers detectors)
-import model.blocks.encoder  # noqa: F401  (registers the timm backbone)
-import model.detectors.mambaad  # noqa: F401
-import model.detectors.mtad  # noqa: F401
 from model.blocks.mamba import Mamba
 from model.ops import cuda_kernels
 from model.ops.selective_scan import backend_report, causal_conv1d, conv_report, resolve_backend, selective_scan
+from model.profile import profile_flops
 from util.errors import ConfigError
 from util.logging import LOGGER_NAME
-from util.profile import profile_flops
 from util.registry import DETECTORS
 
 REPO = Path(__file__).resolve().parents[1]

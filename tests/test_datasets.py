@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.timeseries.base import Entity
 from data.timeseries.csv import CsvSource
+from data.timeseries.entity import Entity
 from data.timeseries.nab import Nab
 from data.timeseries.nips_ts import NipsTs
 from data.timeseries.psm import Psm

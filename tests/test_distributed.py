@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from run import main
-from trainer.base import BEST
+from trainer.run_folder import BEST
 from util.checkpoint import load_checkpoint
 from util.distributed import ShardedBatchSampler
 

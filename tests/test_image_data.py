@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-import data.image  # noqa: F401  (registers the datasets)
 from data.image.base import IMAGENET_MEAN, IMAGENET_STD
 from data.image.defects import DEFECT_KINDS, make_defect
 from data.image.texture_generator import MARKER, TextureSpec, class_rng, ensure_class, load_photo, random_crop, split_bands

@@ -8,11 +8,10 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-import data.image  # noqa: F401  (registers the datasets)
-import trainer.image_evaluator  # noqa: F401  (registers the evaluator)
 from metric.image import METRIC_KEYS, aupro, auroc, average_precision, compute_image_metrics, f1_max, mean_over_classes
 from metric.image.pro import label_regions
 from model.detectors.base import Detector
+from trainer.run_folder import RunFolder
 from util.registry import DATASETS, EVALUATORS
 
 
@@ -144,9 +143,11 @@ class ColourDeviation(Detector):
         self.mean, self.std = imgs.mean((0, 2, 3), keepdim=True), imgs.std((0, 2, 3), keepdim=True)
         self.with_image_score = with_image_score
 
-    def score(self, batch):
-        maps = ((batch["img"] - self.mean) / self.std).abs().amax(1)
-        return {"map": maps, "image_score": maps.flatten(1).mean(1)} if self.with_image_score else maps
+    def joint_score(self, batch, features):
+        return ((batch["img"] - self.mean) / self.std).abs().amax(1)
+
+    def image_scores(self, batch, maps):
+        return maps.flatten(1).mean(1) if self.with_image_score else None
 
 
 @pytest.mark.parametrize("with_image_score", [False, True])
@@ -156,7 +157,7 @@ def test_image_evaluator_writes_reports(tmp_path, with_image_score):
              n_train=4, n_test_good=2, n_test_per_defect=1, image_size=32, batch_size=4)
     ).prepare()
     evaluator = EVALUATORS.build(dict(type="image", gaussian_sigma=1, grid_images=4))
-    results = evaluator.evaluate(ColourDeviation(data, with_image_score), data, tmp_path, torch.device("cpu"), {"detector": "colour"})
+    results = evaluator.evaluate(ColourDeviation(data, with_image_score), data, RunFolder(tmp_path), torch.device("cpu"), {"detector": "colour"})
     saved = json.loads((tmp_path / "results.json").read_text())
     assert tuple(saved["metrics"]) == METRIC_KEYS and set(saved["per_class"]) == {"brick", "tissue"}
     assert saved["metrics"] == pytest.approx(results["metrics"])

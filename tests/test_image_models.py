@@ -3,15 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import loss.feature  # noqa: F401  (registers feature_cos / feature_mse)
-import model.blocks.encoder  # noqa: F401  (registers the timm backbone)
-import model.detectors.mambaad  # noqa: F401
-import model.detectors.mtad  # noqa: F401
 from model.blocks.linear_attention import LinearAttention
 from model.blocks.lss import LSS
 from model.blocks.mtrec import MTRec, sincos_position_embedding, window_partition, window_reverse
 from model.blocks.ss2d import SS2D
-from model.detectors.mambaad import FusionBottleneck, lss_drop_path_rates
+from model.detectors.feature_reconstruction import FusionBottleneck
+from model.detectors.mambaad import lss_drop_path_rates
 from model.ops.selective_scan import selective_scan
 from util.config import load
 from util.errors import ConfigError

@@ -8,10 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-import model  # noqa: F401  (registers blocks and detectors)
-from trainer.runner import build_detector
-from util.errors import ConfigError
+from trainer.engine import build_detector
 from util.config import load
+from util.errors import ConfigError
 from util.logging import LOGGER_NAME
 from util.registry import DATASETS, DETECTORS, MIXERS
 

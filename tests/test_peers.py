@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import loss  # noqa: F401  (registers losses)
-import model  # noqa: F401  (registers detectors)
 from loss.minimax import step_discrepancy, stop_gradient_terms
 from model.blocks.anomaly_attention import AnomalyAttention, block_diagonal_mask
 from model.blocks.revin import RevIN

@@ -10,6 +10,7 @@ from data.timeseries.synthetic import generate
 from data.timeseries.windows import fold_window_scores, window_starts
 from run import main
 from trainer.predict import NanCleaner, stream_scores
+from trainer.run_folder import RunFolder
 from util.errors import DataError
 
 CONFIG = "configs/baselines/dense_ae_synthetic.py"
@@ -74,7 +75,7 @@ def test_predict_rescores_the_test_series_from_raw_values_in_chunks(trained, tmp
     assert list(csv.columns) == ["timestamp", "score", "is_anomaly"] and len(csv) == 600
     assert csv["timestamp"].iloc[1] == "2024-01-01 00:01:00"
     np.testing.assert_allclose(csv["score"], npy["score"], rtol=1e-6, atol=1e-6)
-    evaluated = np.load(trained / "scores.npz")["synthetic/scores"]
+    evaluated, _ = RunFolder(trained).read_scores()["synthetic"]
     np.testing.assert_allclose(csv["score"], evaluated, rtol=1e-4, atol=1e-5)  # same model, training scaler
     threshold = json.loads((trained / "results.json").read_text())["threshold"]
     np.testing.assert_array_equal(csv["is_anomaly"], (evaluated >= threshold).astype(int))

@@ -53,17 +53,31 @@ def test_duplicate_registration_is_refused(mixers):
         mixers.register("identity")(type("Other", (), {}))
 
 
-def test_import_components_imports_every_module_so_a_new_file_needs_no_import_line():
-    """A component registers itself by living in a component package: nothing imports it by hand."""
+def test_a_lookup_imports_the_registry_package_so_a_new_file_needs_no_import_line():
+    """A component registers itself by living in its registry's package: nothing imports it by hand."""
     import sys
     from pathlib import Path
 
-    from util.config import COMPONENT_PACKAGES, import_components
+    from util import registry
 
-    import_components()
+    registries = [value for value in vars(registry).values() if isinstance(value, Registry)]
+    assert all(r.package for r in registries), "every project registry names the package its components live in"
+    for r in registries:
+        r.names()
     repo = Path(__file__).resolve().parents[1]
-    for package in COMPONENT_PACKAGES:
+    for package in {r.package for r in registries}:
         for path in (repo / package).rglob("*.py"):
             parts = path.relative_to(repo).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            assert name.endswith("__main__") or name in sys.modules, f"{name} is not imported by import_components()"
+            assert name.endswith("__main__") or name in sys.modules, f"{name} is not imported by a lookup in its registry"
+
+
+def test_registries_are_complete_without_any_import():
+    """A fresh interpreter that imports only the registry lists every detector, dataset and threshold rule."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from util.registry import DATASETS, DETECTORS, THRESHOLDS; print(DETECTORS.names(), DATASETS.names(), THRESHOLDS.names())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True).stdout
+    assert all(name in out for name in ("'kambaad'", "'random'", "'synthetic'", "'mvtec'", "'percentile'"))

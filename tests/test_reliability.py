@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from run import main
-from trainer.base import BEST, LAST
+from trainer.run_folder import BEST, LAST
 from util.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.scaler import DEFAULT_FLOOR, fit_scalers
 from data.timeseries.smap_msl import SmapMsl
 from model.detectors.baselines import ZScoreDetector

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import model  # noqa: F401  (registers blocks and detectors)
 from model.ops.compiled import scan_kernels
 from model.ops.cpp_scan import cpp_selective_scan
 from util.registry import DETECTORS

@@ -9,14 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from data.timeseries.base import Entity, TimeSeriesSource
-from model.detectors.base import Detector
 import trainer.base as base
-from trainer.base import BEST, LAST, NonFiniteLossError, Trainer
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
+from model.detectors.base import Detector
+from trainer.base import NonFiniteLossError, Trainer
 from trainer.optim import kernel_name
+from trainer.run_folder import BEST, LAST
 from util.checkpoint import load_checkpoint
-from util.registry import DATASETS, DETECTORS
 from util.logging import LOGGER_NAME
+from util.registry import DATASETS, DETECTORS
 from util.seed import seed_everything, set_deterministic
 
 
@@ -47,8 +49,8 @@ class TinyAE(Detector):
         x = batch["x"]
         return {"recon": self.net(x).view_as(x)}
 
-    def score(self, batch):
-        return ((self(batch)["recon"] - batch["x"]) ** 2).mean(-1)
+    def feature_contributions(self, batch):
+        return (self(batch)["recon"] - batch["x"]) ** 2
 
 
 def build(run_dir, seed=0, device="cpu", **kwargs):

@@ -23,10 +23,10 @@ import torch
 
 pytest.importorskip("triton")
 
-from model.ops import triton_scan  # noqa: E402
-from model.ops.selective_scan import selective_scan  # noqa: E402
-from model.ops.triton_scan import selective_scan_triton, triton_available  # noqa: E402
-from util.errors import ConfigError  # noqa: E402
+from model.ops import triton_scan
+from model.ops.selective_scan import selective_scan
+from model.ops.triton_scan import selective_scan_triton, triton_available
+from util.errors import ConfigError
 
 INTERPRETED = triton_scan._INTERPRETED
 # float32 kernels against a float64 reference: observed errors ~1e-7 at the small shapes (dA up to 5e-6).

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-import trainer  # noqa: F401  (registers the evaluators)
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from model.detectors.base import Detector
 from model.detectors.baselines import IsolationForestDetector, ZScoreDetector
+from trainer.run_folder import RunFolder
 from trainer.ts_evaluator import SPREAD_FLOOR, validation_scaling
 from util.errors import ConfigError
 from util.registry import DATASETS, EVALUATORS
@@ -31,15 +32,15 @@ class TwoScales(TimeSeriesSource):
 class Magnitude(Detector):
     """Score = mean absolute value over features: the loud entity's normal steps outscore the quiet one's bursts."""
 
-    def score(self, batch):
-        return batch["x"].abs().mean(-1)
+    def feature_contributions(self, batch):
+        return batch["x"].abs()
 
 
 @pytest.mark.parametrize("scaling", [None, "val"])
 def test_entity_scaling_puts_entities_on_one_scale_without_changing_each_ones_ranking(tmp_path, scaling):
     data = TwoScales(window=10, batch_size=64, val_fraction=0.25, scaler="none").prepare()
     evaluator = EVALUATORS.build(dict(type="timeseries", entity_scaling=scaling, baselines=False, plots=False))
-    results = evaluator.evaluate(Magnitude(), data, tmp_path, torch.device("cpu"))
+    results = evaluator.evaluate(Magnitude(), data, RunFolder(tmp_path), torch.device("cpu"))
     assert all(m["auc_roc"] > 0.95 for m in results["per_entity"].values())  # monotone per entity: ranking kept
     if scaling is None:
         assert results["metrics"]["auc_roc"] < 0.8 and results["score_scaling"] == {}
@@ -85,7 +86,7 @@ def test_score_features_labelled_scores_the_features_the_labels_describe(tmp_pat
     evaluator = EVALUATORS.build(dict(type="timeseries", score_features=choice, baselines=True, plots=False))
     detector = ZScoreDetector(n_features=2, window=20)
     detector.fit_offline(data.train_series())
-    results = evaluator.evaluate(detector, data, tmp_path, torch.device("cpu"))
+    results = evaluator.evaluate(detector, data, RunFolder(tmp_path), torch.device("cpu"))
     report = (tmp_path / "results.md").read_text()
     if choice == "labelled":
         assert results["scored_features"] == [0] and results["metrics"]["auc_pr"] > 0.9

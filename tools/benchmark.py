@@ -53,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_all(configs: list[str], seeds: list[int], protocol: str, out: Path, overrides: list[str]) -> list[str]:
     """Run every config x seed that has no results yet; returns the failures' messages."""
+    from trainer.run_folder import RunFolder
     from trainer.runner import config_name, run
     from util.errors import UserError
 
@@ -60,7 +61,7 @@ def run_all(configs: list[str], seeds: list[int], protocol: str, out: Path, over
     for i, (config, seed) in enumerate(jobs, 1):
         work_dir = out / config_name(config) / f"seed{seed}"
         label = f"[{i}/{len(jobs)}] {config_name(config)} seed={seed}"
-        if (work_dir / "results.json").is_file():
+        if RunFolder(work_dir).is_evaluated():
             print(f"{label}: done earlier, skipped", flush=True)
             continue
         start = time.time()
@@ -86,6 +87,7 @@ def progress_metrics(metrics: dict, protocol: str) -> str:
 
 def collect(configs: list[str], seeds: list[int], out: Path, view: str = "concatenation") -> pd.DataFrame:
     """One row per finished run and detector row (configured detector, then its baselines), from ``view``."""
+    from trainer.run_folder import RunFolder
     from trainer.runner import config_name
     from util.config import load
 
@@ -95,7 +97,7 @@ def collect(configs: list[str], seeds: list[int], out: Path, view: str = "concat
         data = load(config)["data"]
         dataset = data["type"] + ("" if data.get("entities", "all") == "all" else f":{data['entities']}")
         for seed in seeds:
-            path = out / config_name(config) / f"seed{seed}" / "results.json"
+            path = RunFolder(out / config_name(config) / f"seed{seed}").results
             if not path.is_file():
                 continue
             results = json.loads(path.read_text())

@@ -26,14 +26,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from data.timeseries.pipeline import TimeSeriesData  # noqa: E402
+from data.timeseries.base import TimeSeriesData  # noqa: E402
 from metric.timeseries.interpretation import PERCENTS, hitrate, random_hitrate  # noqa: E402
-from model.detectors.baselines import random_baseline_generator  # noqa: E402
-from trainer.base import BEST, restore_weights  # noqa: E402
 from trainer.contributions import series_contributions  # noqa: E402
-from trainer.entity_runs import entity_dir  # noqa: E402
+from trainer.engine import restore  # noqa: E402
+from trainer.run_folder import RunFolder  # noqa: E402
 from trainer.ts_evaluator import RANDOM_SEED  # noqa: E402
-from util.checkpoint import load_checkpoint  # noqa: E402
 from util.config import load  # noqa: E402
 from util.errors import DataError  # noqa: E402
 from util.registry import DATASETS, DETECTORS  # noqa: E402
@@ -72,7 +70,8 @@ def baseline_contributions(name: str, data: TimeSeriesData) -> Contributions:
     out = {}
     for entity in data.entities:
         if name == "random":
-            out[entity.name] = random_baseline_generator(entity.name, RANDOM_SEED).random(entity.test.shape)
+            random = DETECTORS.build(dict(type="random", seed=RANDOM_SEED), **data.model_kwargs)
+            out[entity.name] = random.series_scores(entity.name, [entity.test.shape])[0]
             continue
         detector = DETECTORS.build(dict(type="zscore"), **data.model_kwargs)
         detector.use_statistics(*entity.zscore_statistics())
@@ -83,10 +82,10 @@ def baseline_contributions(name: str, data: TimeSeriesData) -> Contributions:
 def run_contributions(run_dir: Path, cfg: dict, data: TimeSeriesData, device: torch.device) -> Contributions:
     """A trained run's contributions on every machine (its joint model, or each machine's own)."""
     detector = DETECTORS.build(cfg["model"], **data.model_kwargs).to(device)
-    out = {}
+    out, folder = {}, RunFolder(run_dir)
     for entity in data.entities:
-        ckpt = (entity_dir(run_dir, entity.name) if (run_dir / "entities").is_dir() else run_dir) / BEST
-        restore_weights(detector, load_checkpoint(ckpt, map_location=device), cfg["model"], ckpt)
+        ckpt = (folder.entity(entity.name) if folder.has_entities() else folder).best
+        restore(detector, ckpt, cfg["model"], device)
         out[entity.name] = series_contributions(detector, TimeSeriesData([entity], data.source), entity.test, device)
     return out
 
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     data, segments = read_smd(cfg)
     measured = {name: baseline_contributions(name, data) for name in args.baselines}
     for run in map(Path, args.runs):
-        run_cfg = load(run / "config.py", overrides)
+        run_cfg = RunFolder(run).read_config(overrides)
         run_data, _ = read_smd(run_cfg)
         measured[f"{run_cfg['model']['type']} ({run.name})"] = run_contributions(run, run_cfg, run_data, torch.device(args.device))
     frame = table(measured, segments, data.n_features)

@@ -10,12 +10,16 @@ fails is reported in the table with its exit code, and the others still run.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from trainer.run_folder import RunFolder  # noqa: E402
+
 DEFAULT_METRICS = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "pa_f1")
 
 
@@ -35,10 +39,8 @@ def train(config: Path, work_dir: Path, overrides: list[str]) -> int:
 
 def read_metrics(work_dir: Path) -> dict | None:
     """The ``metrics`` object of a run's results.json, or None when there is none."""
-    path = work_dir / "results.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("metrics")
+    folder = RunFolder(work_dir)
+    return folder.read_results().get("metrics") if folder.is_evaluated() else None
 
 
 def markdown_table(rows: dict[str, dict | str], metrics: tuple[str, ...]) -> str:

@@ -58,18 +58,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from data.timeseries.base import Entity  # noqa: E402
+from data.timeseries.entity import Entity  # noqa: E402
 from data.timeseries.tsbad import TsbAd, resolve_files  # noqa: E402
-from metric.timeseries import threshold_free_metrics  # noqa: E402
+from metric.timeseries import METRICS, threshold_free_metrics  # noqa: E402
 from metric.timeseries.period import dominant_period  # noqa: E402
 from metric.timeseries.segments import segments  # noqa: E402
-from model.detectors.baselines import random_baseline_generator  # noqa: E402
 from trainer.api import DEFAULT_SUFFIX, AnomalyDetector, config_path  # noqa: E402
-from trainer.base import BEST, LAST  # noqa: E402
+from trainer.run_folder import RunFolder  # noqa: E402
 from util.checkpoint import load_checkpoint  # noqa: E402
 from util.errors import ConfigError, DataError, UserError  # noqa: E402
+from util.registry import DETECTORS  # noqa: E402
 
-TABLE_METRICS = {"VUS-PR": "vus_pr", "AUC-PR": "auc_pr", "AUC-ROC": "auc_roc"}
+TABLE_METRICS = {m.title: m.key for m in METRICS.pick("vus_pr", "auc_pr", "auc_roc")}  # TSB-AD's table: title -> key
 REFERENCE_PREFIX = "TSB-AD:"
 REFERENCE_SEED = 2024  # TSB-AD's runners seed torch, numpy and random with it
 RANDOM = "random"  # --random: the column of independent uniform scores every method must beat
@@ -206,11 +206,12 @@ def training_log(run_dir: Path, trainer_cfg: dict) -> dict:
     ``early_stopped`` is true when patience ended training before the epoch limit. A detector fit
     without gradients (z-score, PCA, ...) has ``trainable`` false and no epochs.
     """
-    last, best = (load_checkpoint(run_dir / name) for name in (LAST, BEST))
+    folder = RunFolder(run_dir)
+    last, best = load_checkpoint(folder.last), load_checkpoint(folder.best)
     epochs, steps, max_steps, patience = last["epoch"], last["step"], trainer_cfg.get("max_steps"), trainer_cfg["patience"]
     trainable = last["optimizer"] is not None
     reached = {"epochs": epochs >= trainer_cfg["epochs"], "max_steps": max_steps is not None and steps >= max_steps, "patience": last["bad_epochs"] >= patience}
-    scalars = event_scalars(run_dir / "tensorboard")
+    scalars = event_scalars(folder.tensorboard)
     return {
         "trainable": trainable,
         "epochs": epochs,
@@ -300,7 +301,8 @@ def run_pair(method: Method, overrides: list[str], entity: Entity, out: Path) ->
         if method.kind == "ours":
             scores, facts = score_ours(method, overrides, values, train_length, out / "logs" / method.key / f"{entity.name}.json")
         elif method.kind == RANDOM:
-            scores, facts = random_baseline_generator(entity.name).random(len(values)), {"seed": 0}
+            random = DETECTORS.build(dict(type="random", seed=0), n_features=values.shape[1], window=window)
+            scores, facts = random.series_scores(entity.name, [len(values)])[0], {"seed": 0}
         else:
             scores, facts = score_reference(method, values, train_length, out / "logs" / f"{method.key}.log")
         if len(scores) != len(labels):
@@ -308,7 +310,7 @@ def run_pair(method: Method, overrides: list[str], entity: Entity, out: Path) ->
         result |= facts | {"metrics": threshold_free_metrics(labels, scores, window), "seconds": time.time() - start}
         (out / "scores" / method.key).mkdir(parents=True, exist_ok=True)
         np.save(out / "scores" / method.key / f"{entity.name}.npy", scores.astype(np.float32))
-    except Exception as error:  # one failing pair is recorded and the others still run
+    except Exception as error:  # noqa: BLE001  one failing pair is recorded and the others still run
         result |= {"error": f"{type(error).__name__}: {error}", "seconds": time.time() - start}
     write_json(out / "results" / method.key / f"{entity.name}.json", result)
     return result

@@ -171,7 +171,7 @@ def ranking(runs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     common = wide.dropna().index
     mine = runs[runs["file"].isin(common)]
     table = mine.groupby("trial").agg(
-        vus_pr=("vus_pr", "mean"), auc_pr=("auc_pr", "mean"), auc_roc=("auc_roc", "mean"),
+        **{key: (key, "mean") for key in bench.TABLE_METRICS.values()},
         steps=("steps", "mean"), early_stopped=("early_stopped", "mean"), seconds=("seconds", "mean"), cpu_seconds=("cpu_seconds", "mean"),
         seeds=("seed", "nunique"),
     )
@@ -204,11 +204,12 @@ def detector_section(grid: dict, detector: str, runs: pd.DataFrame) -> tuple[str
     """The markdown ranking of one detector's trials, and its chosen row."""
     table, n_files = ranking(runs)
     lines = [f"### {detector}: mean over the {n_files} files every trial and seed finished", "",
-             "| rank | trial | " + " | ".join(grid["factors"]) + " | VUS-PR | AUC-PR | AUC-ROC | seeds | steps | early stop | s / run | CPU s / run |",
-             "|---" * (len(grid["factors"]) + 10) + "|"]
+             "| rank | trial | " + " | ".join(grid["factors"]) + " | " + " | ".join(bench.TABLE_METRICS) + " | seeds | steps | early stop | s / run | CPU s / run |",
+             "|---" * (len(grid["factors"]) + len(bench.TABLE_METRICS) + 7) + "|"]
     for rank, row in enumerate(table.to_dict("records"), 1):
         signs = " | ".join(grid["design"][int(row["trial"])])
-        lines.append(f"| {rank} | t{int(row['trial'])} | {signs} | {row['vus_pr']:.3f} | {row['auc_pr']:.3f} | {row['auc_roc']:.3f} "
+        metrics = " | ".join(f"{row[key]:.3f}" for key in bench.TABLE_METRICS.values())
+        lines.append(f"| {rank} | t{int(row['trial'])} | {signs} | {metrics} "
                      f"| {int(row['seeds'])} | {row['steps']:.0f} | {row['early_stopped']:.0%} | {row['seconds']:.1f} | {row['cpu_seconds']:.1f} |")
     effects = main_effects(grid, table)
     if effects:

@@ -12,7 +12,7 @@ data (``configs/**/kambaad_csv.py``), any other config stem (``"kambaad_smap"``)
 Overrides are ``key=value`` strings or a mapping ``{"trainer.epochs": 2}``, as on the
 command line. Everything runs through the code of ``run.py``: the data section's shared
 settings (window, strides, batch size, scaler, NaN policy, validation fraction) prepare the
-arrays in ``data.timeseries.pipeline``, the detector is built and seeded as ``run.py`` builds
+arrays in ``data.timeseries.base``, the detector is built and seeded as ``run.py`` builds
 it, trained by the registered trainer (early stopping on the tail of the training array,
 best checkpoint restored), and a series is scored window by window from the features
 ``evaluation.score_features`` names, folded back to steps exactly as the evaluator scores a test
@@ -29,17 +29,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from data.timeseries.base import Entity, TimeSeriesSource
-from data.timeseries.pipeline import TimeSeriesData
-from trainer.base import BEST, restore_weights
+from data.timeseries.base import TimeSeriesData, TimeSeriesSource
+from data.timeseries.entity import Entity
 from trainer.contributions import series_contributions
-from trainer.runner import build_detector
+from trainer.engine import RunContext, build_detector, restore, train
+from trainer.run_folder import RunFolder
 from trainer.ts_evaluator import score_series
-from util.checkpoint import load_checkpoint
 from util.config import load
 from util.device import select_device
 from util.errors import ConfigError, DataError
-from util.registry import EVALUATORS, TRAINERS, accepted_params
+from util.registry import EVALUATORS, accepted_params
 from util.seed import seed_everything, set_deterministic
 from util.threads import configure_threads
 
@@ -113,6 +112,7 @@ class AnomalyDetector:
         self.device = select_device(self.cfg["device"])
         self.evaluator = EVALUATORS.build(self.cfg["evaluation"])  # decides which features a score reads, as in run.py
         self.detector_: torch.nn.Module | None = None
+        self.features_: list[int] | None = None  # the feature indices scored (evaluation.score_features)
         self._train: np.ndarray | None = None
 
     def _data(self, train: np.ndarray, scored: np.ndarray) -> TimeSeriesData:
@@ -123,28 +123,26 @@ class AnomalyDetector:
     def fit(self, X: np.ndarray, y: None = None) -> "AnomalyDetector":
         """Train on ``X`` ``(time, features)``, assumed normal; ``y`` is ignored (API convention)."""
         configure_threads(self.cfg["num_threads"], int(self.cfg["data"].get("num_workers", 0)))  # run.py's thread policy
-        train = as_series(X, "fit(X)")
+        series = as_series(X, "fit(X)")
         seed_everything(self.cfg["seed"])
-        data = self._data(train, train)
+        data = self._data(series, series)
         detector, _, _ = build_detector(self.cfg, data, self.device)
         features = self.evaluator.check_detector(detector, data)  # before training, as run.py checks it
-        run_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="ssmad-fit-"))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(self.work_dir or tempfile.mkdtemp(prefix="ssmad-fit-"))
+        folder.path.mkdir(parents=True, exist_ok=True)
         try:
-            trainer = TRAINERS.build(self.cfg["trainer"], detector=detector, data=data, run_dir=run_dir, device=self.device, seed=self.cfg["seed"], model_cfg=self.cfg["model"], cpu_config=self.cfg.get("cpu_config"))
-            trainer.fit()
-            restore_weights(detector, load_checkpoint(run_dir / BEST, map_location=self.device), self.cfg["model"], run_dir / BEST)
+            best = train(RunContext(self.cfg, self.config.stem, data, folder, self.device, self.evaluator), detector)
+            restore(detector, best, self.cfg["model"], self.device)
         finally:
             if self.work_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
-        detector.score_features = features
-        self.detector_, self._train = detector, train
+                shutil.rmtree(folder.path, ignore_errors=True)
+        self.detector_, self.features_, self._train = detector, features, series
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """``(time,)`` anomaly scores of ``X`` ``(time, features)``, scaled with the training statistics."""
         data = self._scored_data(X, "decision_function")
-        return score_series(self.detector_, data, data.entities[0].test, self.device)
+        return score_series(self.detector_, data, data.entities[0].test, self.device, features=self.features_)
 
     def feature_contributions(self, X: np.ndarray) -> np.ndarray:
         """``(time, features)``: each feature's contribution to the score of each step of ``X`` (which

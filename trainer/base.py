@@ -21,15 +21,15 @@ from tqdm import tqdm
 
 from model.detectors.base import Detector
 from trainer.optim import kernel_name, load_optimizer_state
-from util.checkpoint import load_checkpoint, save_checkpoint
+from trainer.run_folder import BEST, LAST, RunFolder
 from util import distributed as dist
+from util.checkpoint import load_checkpoint, save_checkpoint
 from util.device import move_batch
 from util.errors import CheckpointError, ConfigError, UserError
 from util.logging import get_logger
 from util.registry import OPTIMIZERS, SCHEDULERS, TRAINERS
 from util.seed import rng_state, set_rng_state
 
-LAST, BEST = "ckpt_last.pth", "ckpt_best.pth"
 SELECTIONS = ("val_loss", "last")
 PROBE_STEPS = 2  # timed steps (after one untimed warm-up step) behind the time estimate: ~3 steps of cost
 CPU_WARN_HOURS = 3.0  # a CPU run projected past this many hours gets a warning
@@ -147,7 +147,7 @@ class Trainer:
             return
         if dist.is_main():
             self._log_time_estimate()
-        writer = SummaryWriter(str(self.run_dir / "tensorboard")) if dist.is_main() else _NullWriter()
+        writer = SummaryWriter(str(RunFolder(self.run_dir).tensorboard)) if dist.is_main() else _NullWriter()
         try:
             while self.epoch < self.epochs and not self.finished:
                 train_loss = self._train_epoch(writer)
@@ -393,7 +393,7 @@ def restore_weights(detector: Detector, state: dict, model_cfg: dict, path: Path
     if diff:
         raise CheckpointError(
             f"Checkpoint {path} was trained with a different model config (differs at: {', '.join(diff)}). "
-            f"Test with the run's own config: python run.py -c {path.parent / 'config.py'} -m test work_dir={path.parent}"
+            f"Test with the run's own config: python run.py -c {RunFolder(path.parent).config} -m test work_dir={path.parent}"
         )
     try:
         detector.load_state_dict(state["model"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from data.timeseries.pipeline import TimeSeriesData
+from data.timeseries.base import TimeSeriesData
 from data.timeseries.windows import fold_window_scores
 from model.detectors.base import Detector
 from util.device import move_batch

@@ -7,50 +7,41 @@ concatenated test sets (each entity at its own threshold) and the mean over enti
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import torch
 
-from data.timeseries.pipeline import TimeSeriesData
+from data.timeseries.base import TimeSeriesData
 from metric.timeseries import aggregate, compute_metrics
-from trainer.base import BEST
-from trainer.runner import ENTITIES, run_one
-from trainer.ts_evaluator import CONCATENATION, render_markdown, vus_windows
+from trainer.engine import RunContext, run_one
+from trainer.reports import timeseries_markdown
+from trainer.run_folder import RunFolder
+from trainer.ts_evaluator import CONCATENATION, vus_windows
 from util import distributed as dist
 from util.errors import CheckpointError
 from util.logging import get_logger, setup_logger
-from util.results import write_results_json
-
-def entity_dir(run_dir: Path, name: str) -> Path:
-    """Sub-run folder of one entity."""
-    return Path(run_dir) / ENTITIES / name
 
 
-def run_separate(cfg: dict, data: TimeSeriesData, run_dir: Path, mode: str, device: torch.device, name: str, evaluator) -> dict:  # noqa: ANN001
-    """Train (or test) one model per entity of ``data`` (each evaluated by ``evaluator``), then write the aggregate into ``run_dir``."""
-    log = get_logger()
+def run_separate(ctx: RunContext, train: bool) -> dict:
+    """Train (``train``) or test one model per entity of ``ctx.data``, each in its sub-run of
+    ``ctx.folder``, then write the aggregate into ``ctx.folder``."""
+    log, data, folder = get_logger(), ctx.data, ctx.folder
     for i, entity in enumerate(data.entities, 1):
-        sub_dir = entity_dir(run_dir, entity.name)
-        done = (sub_dir / "results.json").is_file()
-        if mode == "train" and done:
+        sub = folder.entity(entity.name)
+        if train and sub.is_evaluated():
             log.info("entity %d/%d %s: already done, skipped", i, len(data.entities), entity.name)
             continue
-        if mode == "test" and not (sub_dir / BEST).is_file():
-            raise CheckpointError(f"Checkpoint not found: {sub_dir / BEST}. Train the run first (-m train entity_mode=separate work_dir={run_dir}).")
+        if not train and not sub.best.is_file():
+            raise CheckpointError(f"Checkpoint not found: {sub.best}. Train the run first (-m train entity_mode=separate work_dir={folder}).")
         log.info("entity %d/%d %s", i, len(data.entities), entity.name)
         if dist.is_main():
-            sub_dir.mkdir(parents=True, exist_ok=True)
+            sub.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
-        run_one(cfg, TimeSeriesData([entity], data.source), sub_dir, mode, device, name, evaluator, sub_dir / BEST if mode == "test" else None)
+        run_one(ctx.sub_run(TimeSeriesData([entity], data.source), sub), None if train else sub.best)
     if dist.is_main():
-        setup_logger(run_dir)  # -m test pointed the log at the last sub-run
-    window = vus_windows(cfg["evaluation"].get("vus_window", 100), {e.name: e.test for e in data.entities})[CONCATENATION]
-    results = aggregate_entities(run_dir, [e.name for e in data.entities], data.describe(), window)
+        setup_logger(folder.path)  # -m test pointed the log at the last sub-run
+    window = vus_windows(ctx.cfg["evaluation"].get("vus_window", 100), {e.name: e.test for e in data.entities})[CONCATENATION]
+    results = aggregate_entities(folder, [e.name for e in data.entities], data.describe(), window)
     if dist.is_main():
-        write_results_json(run_dir / "results.json", results)
-        (run_dir / "results.md").write_text(render_markdown(results) + SEPARATE_NOTE)
+        folder.write_results(results, timeseries_markdown(results) + SEPARATE_NOTE)
     return results
 
 
@@ -61,14 +52,14 @@ SEPARATE_NOTE = (
 )
 
 
-def aggregate_entities(run_dir: Path, names: list[str], description: str, window: int) -> dict:
+def aggregate_entities(folder: RunFolder, names: list[str], description: str, window: int) -> dict:
     """Aggregate the sub-runs' results (see module docstring); ``window`` is the concatenation's VUS buffer."""
-    subs = {n: json.loads((entity_dir(run_dir, n) / "results.json").read_text()) for n in names}
+    subs = {n: folder.entity(n).read_results() for n in names}
     scores, labels, thresholds = [], [], []
     for n in names:
-        with np.load(entity_dir(run_dir, n) / "scores.npz") as stored:
-            scores.append(stored[f"{n}/scores"])
-            labels.append(stored[f"{n}/labels"])
+        entity_scores, entity_labels = folder.entity(n).read_scores()[n]
+        scores.append(entity_scores)
+        labels.append(entity_labels)
         thresholds.append(np.broadcast_to(np.asarray(subs[n]["threshold"], dtype=np.float64), scores[-1].shape))
     first = subs[names[0]]
     per_entity = {n: subs[n]["metrics"] for n in names}

@@ -17,31 +17,29 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from scipy.ndimage import gaussian_filter  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
+from tqdm import tqdm
 
-from data.image.base import IMAGENET_MEAN, IMAGENET_STD, ImageData  # noqa: E402
-from metric.image import METRIC_KEYS, compute_image_metrics, mean_over_classes  # noqa: E402
-from model.detectors.base import Detector  # noqa: E402
-from util.device import move_batch  # noqa: E402
-from util.registry import EVALUATORS  # noqa: E402
-from util.results import write_results_json
+from data.image.base import IMAGENET_MEAN, IMAGENET_STD, ImageData
+from metric.image import compute_image_metrics, mean_over_classes
+from model.detectors.base import Detector
+from trainer.evaluator import Evaluator
+from trainer.reports import image_markdown
+from trainer.run_folder import RunFolder
+from util.device import move_batch
+from util.registry import EVALUATORS
 
 # MambaAD and MTAD blur their maps with sigma 4 px at 256 px; other sizes scale it.
 REFERENCE_SIGMA, REFERENCE_SIDE = 4.0, 256
-COLUMNS = ("I-AUROC", "I-AP", "I-F1max", "P-AUROC", "P-AP", "P-F1max", "AUPRO", "mAD")
 
 
-def anomaly_maps(output: torch.Tensor | dict, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(maps ``(B, H, W)`` float32 at the mask size, image scores ``(B,)`` or None) from ``detector.score``.
-
-    ``score`` returns the map tensor ``(B, H, W)``, or a dict with ``"map"`` and optionally ``"image_score"``.
-    """
-    maps, image_score = (output["map"], output.get("image_score")) if isinstance(output, dict) else (output, None)
+def anomaly_maps(maps: torch.Tensor, image_score: torch.Tensor | None, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(maps ``(B, H, W)`` float32 at the mask size, image scores ``(B,)`` or None) from ``detector.score``'s
+    maps ``(B, H, W)`` and ``detector.image_scores`` (None: none of its own)."""
     maps = maps.float()
     if tuple(maps.shape[-2:]) != tuple(size):
         maps = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
@@ -50,8 +48,9 @@ def anomaly_maps(output: torch.Tensor | dict, size: tuple[int, int]) -> tuple[np
 
 
 @EVALUATORS.register("image")
-class ImageEvaluator:
-    """Evaluates an image detector on every test image (see the module docstring).
+class ImageEvaluator(Evaluator):
+    """Evaluates an image detector on every test image (see the module docstring); nothing to
+    check before training, nothing to finalize.
 
     Args:
         gaussian_sigma: sigma (px) of the Gaussian applied to each anomaly map; None: 4 px per
@@ -77,9 +76,8 @@ class ImageEvaluator:
         """Sigma (px) of the Gaussian for maps of ``side`` px (see ``gaussian_sigma``)."""
         return REFERENCE_SIGMA * side / REFERENCE_SIDE if self.sigma is None else float(self.sigma)
 
-    def evaluate(self, detector: Detector, data: ImageData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
-        """Score the test set, write the reports into ``run_dir``; return the results (as in ``results.json``)."""
-        run_dir = Path(run_dir)
+    def evaluate(self, detector: Detector, data: ImageData, folder: RunFolder, device: torch.device, info: dict[str, Any] | None = None) -> dict:
+        """Score the test set, write the reports into ``folder``; return the results (as in ``results.json``)."""
         start = time.perf_counter()
         collected = self._score(detector, data, device)
         seconds = time.perf_counter() - start
@@ -100,12 +98,11 @@ class ImageEvaluator:
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
             **(info or {}),
         }
-        write_results_json(run_dir / "results.json", results)
-        (run_dir / "results.md").write_text(render_markdown(results))
+        folder.write_results(results, image_markdown(results))
         if self.save_grid:
-            (run_dir / "plots").mkdir(exist_ok=True)
+            folder.plots.mkdir(exist_ok=True)
             for cls, c in collected.items():
-                plot_grid(run_dir / "plots" / f"{cls}.png", c["shown"], cls)
+                plot_grid(folder.plots / f"{cls}.png", c["shown"], cls)
         return results
 
     @torch.inference_mode()
@@ -117,7 +114,9 @@ class ImageEvaluator:
         index = 0
         for batch in tqdm(data.test_loader(), desc="testing", leave=False, dynamic_ncols=True):
             masks = batch["mask"][:, 0].numpy().astype(bool)
-            maps, scores = anomaly_maps(detector.score(move_batch(batch, device)), masks.shape[-2:])
+            inputs = move_batch(batch, device)
+            maps = detector.score(inputs)
+            maps, scores = anomaly_maps(maps, detector.image_scores(inputs, maps), masks.shape[-2:])
             sigma = self.blur_sigma(masks.shape[-1])
             if sigma:
                 maps = gaussian_filter(maps, sigma=(0, sigma, sigma))
@@ -181,26 +180,3 @@ def plot_grid(path: Path, shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-
-def _cell(value: float) -> str:
-    return f"{100 * value:.2f}" if np.isfinite(value) else "n/a"
-
-
-def render_markdown(results: dict) -> str:
-    """Per-class table in % with the mean over classes as the last row."""
-    lines = [
-        f"# Results: {results['detector']}",
-        "",
-        f"- Data: {results['dataset']['description']}",
-        f"- Anomaly maps smoothed with a Gaussian of sigma {results['gaussian_sigma']} px; image score = map maximum unless the detector gives one.",
-        "- F1-max picks the best threshold on the test set (an oracle, as in ADer); every other column is threshold-free.",
-        "- Values in %; n/a = undefined (a class without defective or without normal test images).",
-        "",
-        "| class | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
-    rows = {**results["per_class"], "**mean**": results["metrics"]}
-    lines += [f"| {cls} | " + " | ".join(_cell(m[k]) for k in METRIC_KEYS) + " |" for cls, m in rows.items()]
-    return "\n".join(lines) + "\n"

@@ -24,7 +24,6 @@ segment holding the highest score. Time series only: image runs are evaluated wi
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -34,25 +33,24 @@ import torch
 
 from data.timeseries.csv import feature_columns_of
 from data.timeseries.validate import TimeOrder, empty_table_message, other_delimiter, time_order
+from data.timeseries.windows import fold_window_scores
 from metric.timeseries.segments import segments
 from metric.timeseries.suite import predictions
-from trainer.base import BEST, restore_weights
+from trainer.engine import restore
+from trainer.run_folder import RunFolder
 from util import distributed as dist
-from util.checkpoint import load_checkpoint
-from util.config import load as load_config
 from util.errors import CheckpointError, ConfigError, DataError
-from util.folders import missing_folders, remove_created, unused_path
+from util.folders import missing_folders, remove_created
 from util.logging import get_logger
 from util.plots import plot_top_features
 from util.registry import DATASETS, DETECTORS
 
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
-CALIBRATION = "calibration.json"
 CONTRIBUTIONS = "contributions.csv"
 DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
+def predict(cfg: dict, ckpt: Path, folder: RunFolder, device: torch.device) -> dict:
     """Score ``cfg["predict"]["path"]`` with the run's detector; returns a summary dict."""
     options = cfg["predict"]
     _refuse_images(cfg, f"data.type={cfg['data']['type']} is an image dataset")
@@ -61,20 +59,20 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
     if not dist.is_main():
         return {}
     path = Path(options["path"])
-    if (run_dir / "config.py").is_file():
-        _refuse_images(load_config(run_dir / "config.py"), f"{run_dir} is an image run")
-    ckpt, run_dir = _entity_run(ckpt, run_dir, options.get("entity"))
-    calibration = read_calibration(run_dir)
+    if folder.config.is_file():
+        _refuse_images(folder.read_config(), f"{folder} is an image run")
+    ckpt, folder = _entity_run(ckpt, folder, options.get("entity"))
+    calibration = folder.read_calibration()
     columns = calibration.get("columns") or {}  # runs evaluated before columns were recorded: by position
-    entity = _entity(calibration, options.get("entity"), run_dir)
+    entity = _entity(calibration, options.get("entity"), folder)
     threshold = np.asarray(calibration["threshold"], dtype=np.float64)
     if threshold.ndim:
-        raise CheckpointError(f"{run_dir / CALIBRATION}: the run's threshold is per point (rule {calibration.get('threshold_rule')}); predict needs a single threshold. Evaluate the run with a percentile rule.")
+        raise CheckpointError(f"{folder.calibration}: the run's threshold is per point (rule {calibration.get('threshold_rule')}); "
+                              "predict needs a single threshold. Evaluate the run with a percentile rule.")
     window, n_features = calibration["window"], calibration["n_features"]
     detector = DETECTORS.build(cfg["model"], n_features=n_features, window=window).to(device)
-    restore_weights(detector, load_checkpoint(ckpt, map_location=device), cfg["model"], ckpt)
+    restore(detector, ckpt, cfg["model"], device)
     detector.eval()
-    detector.score_features = calibration.get("scored_features")  # as the run was evaluated
 
     shift, scale = (np.asarray(calibration["scalers"][entity][k], dtype=np.float64) for k in ("shift", "scale"))
     cleaner = NanCleaner(cfg["data"].get("nan_policy", "error"), path, shift)
@@ -85,9 +83,9 @@ def predict(cfg: dict, ckpt: Path, run_dir: Path, device: torch.device) -> dict:
             pending.append(stamps)
             yield ((cleaner(values) - shift) / scale).astype(np.float32)
 
-    out_dir = Path(options["output"]) if options.get("output") else unused_path(run_dir / "predict" / path.name)
+    out_dir = Path(options["output"]) if options.get("output") else folder.prediction_folder(path.name)
     score_scaling = calibration.get("score_scaling", {}).get(entity, {"center": 0.0, "spread": 1.0})
-    raw = stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"]), window, calibration["test_stride"])
+    raw = stream_scores(scaled_values(), window_scorer(detector, device, calibration["batch_size"], calibration.get("scored_features")), window, calibration["test_stride"])
     center, spread = score_scaling["center"], score_scaling["spread"]
     calibrated = (np.column_stack([(s[:, 0] - center) / spread, s[:, 1:]]) for s in raw)  # the score in the units the threshold was set in
     names = columns.get("features") or [f"feature_{i}" for i in range(n_features)]
@@ -166,33 +164,24 @@ def _refuse_images(cfg: dict, what: str) -> None:
         raise ConfigError(f"-m predict scores time series only, and {what}. Evaluate image runs with -m test.")
 
 
-def _entity_run(ckpt: Path, run_dir: Path, entity: str | None) -> tuple[Path, Path]:
-    """(checkpoint, folder with calibration.json); an ``entity_mode=separate`` run needs ``predict.entity``."""
-    entities = run_dir / "entities"
-    if ckpt.is_file() or not entities.is_dir():
+def _entity_run(ckpt: Path, folder: RunFolder, entity: str | None) -> tuple[Path, RunFolder]:
+    """(checkpoint, the run folder with its calibration); an ``entity_mode=separate`` run needs ``predict.entity``."""
+    if ckpt.is_file() or not folder.has_entities():
         if not ckpt.is_file():
             raise CheckpointError(f"Checkpoint not found: {ckpt}. Pass checkpoint=RUN_FOLDER of a trained run (-m train first).")
-        return ckpt, ckpt.parent
-    names = sorted(p.name for p in entities.iterdir() if (p / BEST).is_file())
+        return ckpt, RunFolder(ckpt.parent)
+    names = folder.trained_entities()
     if entity not in names:
-        raise ConfigError(f"{run_dir} holds one model per entity; choose one with predict.entity=NAME (one of: {', '.join(names) or 'none trained yet'}).")
-    return entities / entity / BEST, entities / entity
+        raise ConfigError(f"{folder} holds one model per entity; choose one with predict.entity=NAME (one of: {', '.join(names) or 'none trained yet'}).")
+    return folder.entity(entity).best, folder.entity(entity)
 
 
-def read_calibration(run_dir: Path) -> dict:
-    """The run's ``calibration.json`` (threshold, window, scalers)."""
-    path = run_dir / CALIBRATION
-    if not path.is_file():
-        raise CheckpointError(f"{path} not found: the run was never evaluated. Evaluate it once (python run.py -c CONFIG -m test work_dir={run_dir}), then predict.")
-    return json.loads(path.read_text())
-
-
-def _entity(calibration: dict, entity: str | None, run_dir: Path) -> str:
+def _entity(calibration: dict, entity: str | None, folder: RunFolder) -> str:
     names = list(calibration["scalers"])
     if entity is None and len(names) == 1:
         return names[0]
     if entity not in names:
-        raise ConfigError(f"The run in {run_dir} was trained on entities {names}; say whose scaler applies with predict.entity=NAME.")
+        raise ConfigError(f"The run in {folder} was trained on entities {names}; say whose scaler applies with predict.entity=NAME.")
     return entity
 
 
@@ -329,15 +318,15 @@ class NanCleaner:
         return np.take_along_axis(out, index, axis=0)[1:]
 
 
-def window_scorer(detector: torch.nn.Module, device: torch.device, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """``(n, window, features) -> (n, window, 1 + c)`` in batches of ``batch_size``: each step's score,
-    then its ``feature_contributions`` (``c = features``; ``c = 0`` for a detector without them)."""
+def window_scorer(detector: torch.nn.Module, device: torch.device, batch_size: int, features: list[int] | None) -> Callable[[np.ndarray], np.ndarray]:
+    """``(n, window, features) -> (n, window, 1 + c)`` in batches of ``batch_size``: each step's score from
+    ``features`` (the run's ``scored_features``; None: all), then its ``feature_contributions`` (``c = features``; ``c = 0`` for a detector without them)."""
 
     @torch.inference_mode()
     def score(batch: torch.Tensor) -> np.ndarray:
         inputs = {"x": batch.to(device)}
         contributions = detector.feature_contributions(inputs)
-        parts = [detector.score(inputs)[..., None]] + ([] if contributions is None else [contributions])
+        parts = [detector.score(inputs, features=features)[..., None]] + ([] if contributions is None else [contributions])
         return torch.cat(parts, dim=-1).float().cpu().numpy()
 
     def score_windows(windows: np.ndarray) -> np.ndarray:
@@ -351,49 +340,46 @@ def stream_scores(chunks: Iterable[np.ndarray], score_windows: Callable[[np.ndar
     as soon as no later window can cover them.
 
     Windows start at ``0, stride, 2 * stride, ...`` plus one window ending at the last point, and a
-    point's score is the mean over the windows covering it: the windows and the averaging of
-    ``data.timeseries.windows`` on the whole series, so the result equals a one-shot pass.
+    point's score is the mean over the windows covering it: the windows of ``data.timeseries.windows``
+    on the whole series, folded by its ``fold_window_scores``, so the result equals a one-shot pass.
     ``score_windows`` maps ``(n, window, features)`` to ``(n, window, *extra)``; each value of
-    ``extra`` (a score and feature contributions, say) is averaged alike: ``(rows, *extra)`` arrays.
+    ``extra`` (a score and feature contributions, say) is folded alike: ``(rows, *extra)`` arrays.
     """
     buffer: np.ndarray | None = None
     offset = done = total = next_start = 0  # buffer[0] is point `offset`; points < `done` were yielded
-    sums, counts, extra = np.zeros((0, 1)), np.zeros(0), ()  # sums: one column per value of `extra`
+    starts, scored = np.zeros(0, np.int64), None  # the scored windows still covering points >= done: starts, (n, window, *extra)
 
-    def add(starts: np.ndarray) -> None:
-        nonlocal sums, extra
-        scores = score_windows(np.stack([buffer[s - offset : s - offset + window] for s in starts]))
-        extra = scores.shape[2:]
-        values = scores.reshape(len(starts) * window, -1).astype(np.float64)
-        if sums.shape[1] != values.shape[1]:  # the first windows: nothing summed yet
-            sums = np.zeros((len(counts), values.shape[1]))
-        positions = ((starts - done)[:, None] + np.arange(window)).ravel()
-        for column in range(values.shape[1]):
-            sums[:, column] += np.bincount(positions, weights=values[:, column], minlength=len(sums))
-        counts[:] += np.bincount(positions, minlength=len(counts))
+    def add(new: np.ndarray) -> None:
+        nonlocal starts, scored
+        scores = score_windows(np.stack([buffer[s - offset : s - offset + window] for s in new]))
+        starts, scored = np.concatenate([starts, new]), scores if scored is None else np.concatenate([scored, scores])
 
-    def means(n: int) -> np.ndarray:
-        return (sums[:n] / counts[:n, None]).reshape(n, *extra)
+    def fold(end: int) -> np.ndarray:
+        """The scores of points ``done`` to ``end`` (exclusive): no window left to score covers them."""
+        first, values = int(starts[0]), scored.reshape(len(scored), window, -1)
+        columns = [fold_window_scores(values[..., c], starts - first, end - first)[done - first :] for c in range(values.shape[2])]
+        return np.stack(columns, axis=1).reshape(end - done, *scored.shape[2:])
 
     for chunk in chunks:
         buffer = chunk if buffer is None else np.concatenate([buffer, chunk])
         total += len(chunk)
-        sums, counts = np.concatenate([sums, np.zeros((len(chunk), sums.shape[1]))]), np.concatenate([counts, np.zeros(len(chunk))])
-        starts = np.arange(next_start, total - window + 1, stride)
-        if len(starts):
-            add(starts)
-            next_start = int(starts[-1]) + stride
+        new = np.arange(next_start, total - window + 1, stride)
+        if len(new):
+            add(new)
+            next_start = int(new[-1]) + stride
         final = min(next_start, total - window)  # later windows start at or after this point
         if final > done:
-            yield means(final - done)
-            sums, counts, done = sums[final - done :], counts[final - done :], final
+            yield fold(final)
+            done = final
+            covering = starts + window > done
+            starts, scored = starts[covering], scored[covering]
         keep = min(next_start, max(total - window, 0))
         buffer, offset = buffer[keep - offset :], keep
     if total < window:
         raise DataError(f"The series has {total} steps, fewer than the model's window ({window}); give a longer series.")
     if (total - window) % stride:
         add(np.array([total - window]))
-    yield means(len(counts))
+    yield fold(total)
 
 
 def plot_predictions(path: Path, scores: np.ndarray, threshold: float, title: str, max_points: int = 20_000) -> None:

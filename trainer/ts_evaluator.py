@@ -4,13 +4,14 @@ It scores every test point exactly once, sets the threshold without test labels 
 oracle rule is named, and then says so), computes the full metric suite per entity, on the
 concatenation and as the mean over entities, scores random and z-score baselines on the same
 test set (measured both ways too), and writes ``results.json``, ``results.md``, ``scores.npz``,
-``scores.png`` (the first entity) and ``plots/`` (one figure per entity).
+``scores.png`` (the first entity) and ``plots/`` (one figure per entity) into the run folder;
+``check`` refuses an evaluation that cannot run before training starts, and ``finalize`` writes the
+calibration ``-m predict`` reads.
 """
 from __future__ import annotations
 
 import platform
 import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,19 +19,20 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from data.timeseries.pipeline import TimeSeriesData
+from data.timeseries.base import TimeSeriesData
 from data.timeseries.windows import fold_window_scores, identity_collate
 from metric.timeseries import aggregate, compute_metrics
 from metric.timeseries.period import dominant_period
 from model.detectors.base import Detector
-from model.detectors.baselines import random_baseline_generator
+from trainer.evaluator import Evaluator
+from trainer.reports import timeseries_markdown
+from trainer.run_folder import RunFolder
 from util import distributed as dist
 from util.device import move_batch
 from util.errors import ConfigError
 from util.logging import get_logger
 from util.plots import plot_scores
 from util.registry import DETECTORS, EVALUATORS, THRESHOLDS
-from util.results import write_results_json
 
 PROTOCOLS = ("honest", "legacy")
 BASELINES = ("random", "zscore")
@@ -54,8 +56,8 @@ SPREAD_FLOOR = 0.01  # entity scaling: smallest spread, as a fraction of the med
 
 
 @torch.inference_mode()
-def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, device: torch.device, progress: bool = False) -> np.ndarray:
-    """One anomaly score per step of ``series`` ``(time, features)``.
+def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, device: torch.device, progress: bool = False, features: list[int] | None = None) -> np.ndarray:
+    """One anomaly score per step of ``series`` ``(time, features)``, from ``features`` (None: all).
 
     Under torchrun each rank scores every ``world_size``-th window and the (start, scores) pairs
     are gathered, so every window is scored once and every point folded once.
@@ -67,7 +69,7 @@ def score_series(detector: Detector, data: TimeSeriesData, series: np.ndarray, d
     if dist.world_size() > 1:
         loader = DataLoader(Subset(windows, mine.tolist()), batch_size=loader.batch_size, collate_fn=identity_collate)
     chunks = [
-        detector.score(move_batch(batch, device)).float().cpu().numpy()
+        detector.score(move_batch(batch, device), features=features).float().cpu().numpy()
         for batch in tqdm(loader, desc="scoring", disable=not progress or not dist.is_main(), leave=False, dynamic_ncols=True)
     ]
     scores = np.concatenate(chunks) if chunks else np.empty((0, data.window), np.float32)
@@ -95,7 +97,7 @@ def validation_scaling(val_scores: dict[str, np.ndarray], floor: float = SPREAD_
 
 
 @EVALUATORS.register("timeseries")
-class TimeSeriesEvaluator:
+class TimeSeriesEvaluator(Evaluator):
     """Evaluates a time-series detector honestly (see module docstring).
 
     Args:
@@ -143,12 +145,31 @@ class TimeSeriesEvaluator:
         self.baselines, self.plots, self.max_plots = baselines, plots, max_plots
         self.log = get_logger()
 
-    def evaluate(self, detector: Detector, data: TimeSeriesData, run_dir: Path, device: torch.device, info: dict[str, Any] | None = None) -> dict:
-        """Score, threshold and measure; write the reports into ``run_dir``; return results."""
-        run_dir = Path(run_dir)
+    def check(self, detector: Detector, data: TimeSeriesData) -> None:
+        """Before any training step: refuse an evaluation that cannot run on ``data`` (validation
+        scores needed but no validation split; a feature subset ``detector`` cannot score); warn
+        when the test labels hold no anomaly."""
+        needs_val = [f"evaluation.threshold.type={self.threshold_cfg['type']}"] if self.rule.uses_val_scores else []
+        needs_val += ["evaluation.entity_scaling=val"] if self.entity_scaling == "val" else []
+        if needs_val and any(not len(e.val) for e in data.entities):
+            raise ConfigError(
+                f"{' and '.join(needs_val)} need{'s' if len(needs_val) == 1 else ''} validation scores, but data.val_fraction={data.source.val_fraction} leaves no "
+                "validation split. Set data.val_fraction > 0 (e.g. 0.2), or use a rule that needs none (evaluation.protocol=legacy)."
+            )
+        clean = [e.name for e in data.entities if not e.test_labels.any()]
+        if clean:
+            cut = f" data.max_points={data.source.max_points} cut each test series to its first {data.source.max_points} steps: raise it." if data.source.max_points else " Check the labels."
+            if len(clean) == len(data.entities):
+                self.log.warning("The test labels hold no anomaly: AUC, F1, VUS and every other metric that needs one will be n/a.%s", cut)
+            else:
+                shown = ", ".join(clean[:10]) + (" ..." if len(clean) > 10 else "")
+                self.log.warning("%d of %d entities have no anomaly in their test labels (%s): their own metrics will be n/a.%s", len(clean), len(data.entities), shown, cut)
+        self.check_detector(detector, data)
+
+    def evaluate(self, detector: Detector, data: TimeSeriesData, folder: RunFolder, device: torch.device, info: dict[str, Any] | None = None) -> dict:
+        """Score, threshold and measure; write the reports into ``folder``; return results."""
         features = self.check_detector(detector, data)
-        detector.score_features = features
-        model_scores, scaling = self._scale(self._score_all(detector, data, device, progress=True), data)
+        model_scores, scaling = self._scale(self._score_all(detector, data, device, features, progress=True), data)
         windows = vus_windows(self.vus_window, {e.name: e.test for e in data.entities})
         results = {
             "detector": info.get("detector", type(detector).__name__) if info else type(detector).__name__,
@@ -168,9 +189,7 @@ class TimeSeriesEvaluator:
             **(info or {}),
         }
         if features is not None:  # the all-feature score next to the headline
-            detector.score_features = None
-            every = self._measure(self._scale(self._score_all(detector, data, device, progress=True), data)[0], data, windows)
-            detector.score_features = features
+            every = self._measure(self._scale(self._score_all(detector, data, device, None, progress=True), data)[0], data, windows)
             results["all_features"] = {"metrics": every["metrics"], "mean_over_entities": every["mean_over_entities"]}
         if self.baselines:
             measured = {name: self._measure(self._scale(self._score_baseline(name, data, features), data)[0], data, windows) for name in BASELINES}
@@ -178,60 +197,65 @@ class TimeSeriesEvaluator:
             results["baselines_mean_over_entities"] = {name: m["mean_over_entities"] for name, m in measured.items()}
         if not dist.is_main():
             return results
-        np.savez_compressed(
-            run_dir / "scores.npz",
-            **{f"{e.name}/scores": s["test"] for e, s in zip(data.entities, model_scores)},
-            **{f"{e.name}/labels": e.test_labels for e in data.entities},
-        )
-        write_results_json(run_dir / "results.json", results)
-        (run_dir / "results.md").write_text(render_markdown(results))
+        folder.write_scores({e.name: s["test"] for e, s in zip(data.entities, model_scores)}, {e.name: e.test_labels for e in data.entities})
+        folder.write_results(results, timeseries_markdown(results))
         if self.plots:
-            self._plot(run_dir, data, model_scores, results["threshold"])
+            self._plot(folder, data, model_scores, results["threshold"])
         return results
 
+    def finalize(self, folder: RunFolder, data: TimeSeriesData, results: dict) -> None:
+        """Write the calibration ``-m predict`` reads instead of the training data: threshold, window, scaler statistics."""
+        folder.write_calibration({
+            "threshold": results["threshold"],
+            "threshold_rule": results.get("threshold_rule"),
+            "window": data.window,
+            "test_stride": data.test_stride,
+            "batch_size": data.batch_size,
+            "n_features": data.n_features,
+            "columns": data.source.columns(),  # feature names, timestamp/label columns, delimiter: predict reads new files the same way
+            "scalers": {e.name: {"shift": e.shift.tolist(), "scale": e.scale.tolist()} for e in data.entities},
+            "score_scaling": results.get("score_scaling", {}),  # per entity (evaluation.entity_scaling=val); empty: raw scores
+            "scored_features": results.get("scored_features"),  # feature indices the score reads (None: all)
+        })
+
     # ----------------------------------------------------------------- scoring
-    def _score_all(self, detector: Detector, data: TimeSeriesData, device: torch.device, progress: bool = False) -> list[dict[str, np.ndarray]]:
+    def _score_all(self, detector: Detector, data: TimeSeriesData, device: torch.device, features: list[int] | None, progress: bool = False) -> list[dict[str, np.ndarray]]:
         """Per entity: scores of its test and validation parts, and of its training part when
         the threshold rule needs it (the legacy train+test percentile)."""
-        return [self._score_entity(detector, data, entity, device, progress) for entity in data.entities]
+        return [self._score_entity(detector, data, entity, device, features, progress) for entity in data.entities]
 
     def _parts(self, entity, data: TimeSeriesData) -> dict[str, np.ndarray]:  # noqa: ANN001
         """The series of ``entity`` to score: test, validation and (for the legacy rule) training."""
         train = entity.train if self.rule.uses_test_scores else np.empty((0, data.n_features), np.float32)
         return {"test": entity.test, "val": entity.val, "train": train}
 
-    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
-        return {k: score_series(detector, data, v, device, progress) if len(v) else np.empty(0) for k, v in self._parts(entity, data).items()}
+    def _score_entity(self, detector: Detector, data: TimeSeriesData, entity, device: torch.device, features: list[int] | None, progress: bool = False) -> dict[str, np.ndarray]:  # noqa: ANN001
+        return {k: score_series(detector, data, v, device, progress, features) if len(v) else np.empty(0) for k, v in self._parts(entity, data).items()}
 
     def _score_baseline(self, name: str, data: TimeSeriesData, features: list[int] | None) -> list[dict[str, np.ndarray]]:
         """A baseline's scores, entity by entity.
 
-        ``random``: independent uniform scores from a generator seeded by the entity's name, so
-        they are the same in every run and never tied (scores hashed from the values tie wherever
-        telemetry repeats itself). ``zscore``: each entity's own per-channel z of its raw values
+        ``random``: the random detector's ``series_scores``, independent uniform scores from a
+        generator seeded by the entity's name, so they are the same in every run and never tied
+        (scores hashed from the values tie wherever telemetry repeats itself). ``zscore``: each entity's own per-channel z of its raw values
         (floored as the pipeline floors it), whatever scaler the detector was given.
         """
         out = []
         for entity in data.entities:
             if name == "random":
-                rng = random_baseline_generator(entity.name, RANDOM_SEED)
                 parts = self._parts(entity, data)
-                out.append({k: rng.random(len(v)) for k, v in parts.items()})
+                random = DETECTORS.build(dict(type="random", seed=RANDOM_SEED), **data.model_kwargs)
+                out.append(dict(zip(parts, random.series_scores(entity.name, [len(v) for v in parts.values()]))))
                 continue
             baseline = DETECTORS.build(dict(type=name), **data.model_kwargs)
             baseline.use_statistics(*entity.zscore_statistics())
-            baseline.score_features = features
-            out.append(self._score_entity(baseline, data, entity, torch.device("cpu")))
+            out.append(self._score_entity(baseline, data, entity, torch.device("cpu"), features))
         return out
 
     def check_detector(self, detector: Detector, data: TimeSeriesData) -> list[int] | None:
         """The feature indices to score ``detector`` from (None: all); ``ConfigError`` if it cannot."""
         features = data.label_features if self.score_features == "labelled" else None
-        if features is not None and not detector.scores_feature_subsets:
-            raise ConfigError(
-                f"{type(detector).__name__} cannot score a subset of the features, but evaluation.score_features=labelled "
-                f"asks for the dataset's label_features {features}; set evaluation.score_features=all."
-            )
+        detector.check_features(features)
         return features
 
     def _scale(self, scores: list[dict[str, np.ndarray]], data: TimeSeriesData) -> tuple[list[dict[str, np.ndarray]], dict[str, dict]]:
@@ -272,89 +296,11 @@ class TimeSeriesEvaluator:
             "legacy": bool(self.rule.legacy),
         }
 
-    def _plot(self, run_dir: Path, data: TimeSeriesData, scores: list[dict], threshold: Any) -> None:
-        plot_dir = run_dir / "plots"
+    def _plot(self, folder: RunFolder, data: TimeSeriesData, scores: list[dict], threshold: Any) -> None:
+        plot_dir = folder.plots
         plot_dir.mkdir(exist_ok=True)
         bounds = np.cumsum([0] + [len(s["test"]) for s in scores])
         for i, (entity, s) in enumerate(zip(data.entities[: self.max_plots], scores)):
             entity_threshold = np.asarray(threshold)[bounds[i] : bounds[i + 1]] if np.ndim(threshold) else threshold
             plot_scores(plot_dir / f"scores_{entity.name}.png", entity.test, entity.test_labels, s["test"], entity_threshold, f"{entity.name}: test series, true anomalies (red) and scores")
-        shutil.copyfile(plot_dir / f"scores_{data.entities[0].name}.png", run_dir / "scores.png")
-
-
-
-HONEST_COLUMNS = (
-    ("AUC-ROC", "auc_roc"), ("AUC-PR", "auc_pr"), ("R-AUC-ROC", "range_auc_roc"), ("R-AUC-PR", "range_auc_pr"),
-    ("VUS-ROC", "vus_roc"), ("VUS-PR", "vus_pr"),
-)
-THRESHOLD_COLUMNS = (
-    ("P", "precision"), ("R", "recall"), ("F1", "f1"), ("Event-F1", "event_f1"),
-    ("Aff-P", "affiliation_precision"), ("Aff-R", "affiliation_recall"), ("Aff-F1", "affiliation_f1"),
-)
-LEGACY_COLUMNS = (("PA-P", "pa_precision"), ("PA-R", "pa_recall"), ("PA-F1", "pa_f1"), ("PA%K-AUC", "pak_auc"))
-ENTITY_COLUMNS = (("VUS-PR", "vus_pr"), ("AUC-PR", "auc_pr"), ("Aff-F1", "affiliation_f1"), ("F1", "f1"), ("PA-F1 (legacy)", "pa_f1"))
-
-
-def _cell(value: Any) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{100 * value:.2f}"
-
-
-def _table(rows: dict[str, dict], columns: tuple) -> list[str]:
-    lines = ["| detector | " + " | ".join(c for c, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(_cell(m.get(k)) for _, k in columns) + " |" for name, m in rows.items()]
-    return lines
-
-
-def _buffer_text(results: dict) -> str:
-    if results["vus_window"] != "period":
-        return str(results["vus_window"])
-    windows = results.get("vus_windows", {})
-    shown = ", ".join(f"{name} {w}" for name, w in list(windows.items())[:8])
-    return f"each series' dominant period (TSB-AD's find_length_rank): {shown}{' ...' if len(windows) > 8 else ''}"
-
-
-def _features_text(features: list[int] | None) -> str:
-    return "all" if features is None else "feature " + ", ".join(map(str, features)) + " only (the features the labels describe)"
-
-
-def render_markdown(results: dict) -> str:
-    """The results as a markdown report (values in %)."""
-    rule = results["threshold_rule"]
-    rule_text = ", ".join(f"{k}={v}" for k, v in rule.items() if k not in ("uses_test_scores", "uses_test_labels", "legacy"))
-    flags = []
-    if rule["uses_test_labels"]:
-        flags.append("ORACLE: uses test labels")
-    if rule["uses_test_scores"]:
-        flags.append("uses test scores (no labels)")
-    if rule["legacy"]:
-        flags.append("legacy rule")
-    rows = {results["detector"]: results["metrics"], **{f"{k} (baseline)": v for k, v in results.get("baselines", {}).items()}}
-    out = [
-        f"# Results: {results['detector']}",
-        "",
-        f"- Data: {results['dataset']['description']}",
-        f"- Protocol: {results['protocol']}; threshold rule: {rule_text}" + (f" ({'; '.join(flags)})" if flags else " (validation scores only: no test data)"),
-        "- Point adjustment: NOT applied, except in the separate legacy block.",
-        *(["- Scores: each entity's minus the median of its validation scores, over their IQR (evaluation.entity_scaling=val)."] if results.get("entity_scaling") == "val" else []),
-        f"- Scored features: {_features_text(results.get('scored_features'))} (evaluation.score_features={results.get('score_features', 'all')}).",
-        f"- Range-AUC/VUS buffer: {_buffer_text(results)}. Values in %; n/a = undefined (e.g. no anomaly in the test labels).",
-        "",
-        "## Threshold-free (continuous scores)",
-        *_table(rows, HONEST_COLUMNS),
-        "",
-        "## At the threshold, no point adjustment",
-        *_table(rows, THRESHOLD_COLUMNS),
-        "",
-        "## Legacy: point-adjusted (inflated; a random score reaches high PA-F1, see docs/evaluation.md)",
-        *_table(rows, LEGACY_COLUMNS),
-    ]
-    if "all_features" in results:
-        every = {f"{results['detector']}, all features": results["all_features"]["metrics"]} if "metrics" in results["all_features"] else {}
-        if len(results["per_entity"]) > 1:
-            every[f"{results['detector']}, all features, mean over entities"] = results["all_features"]["mean_over_entities"]
-        out += ["", "## The same detector scored from all features (training always uses all)", *_table(every, HONEST_COLUMNS + THRESHOLD_COLUMNS[2:3])]
-    if len(results["per_entity"]) > 1:
-        baseline_means = {f"{k} (baseline), mean over entities": v for k, v in results.get("baselines_mean_over_entities", {}).items()}
-        entity_rows = {"mean over entities": results["mean_over_entities"], **baseline_means, "concatenation": results["metrics"], **results["per_entity"]}
-        out += ["", "## Per entity", *_table(entity_rows, ENTITY_COLUMNS)]
-    return "\n".join(out) + "\n"
+        shutil.copyfile(plot_dir / f"scores_{data.entities[0].name}.png", folder.scores_plot)

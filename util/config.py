@@ -25,11 +25,9 @@ import ast
 import copy
 import difflib
 import hashlib
-import importlib
 import inspect
 import json
 import pprint
-import pkgutil
 import runpy
 import types
 import typing
@@ -95,28 +93,11 @@ RUN_KEY_TYPES: dict[str, Any] = {
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Read a config file, merge its bases, apply ``key=value`` overrides and validate it."""
-    import_components()
     cfg = _strip_delete_markers(_load_file(Path(path), chain=()))
     for item in overrides:
         apply_override(cfg, item)
     validate(cfg)
     return cfg
-
-
-COMPONENT_PACKAGES = ("data", "loss", "metric", "model", "trainer")
-
-
-def import_components() -> None:
-    """Import every module of the component packages, so every registered name resolves.
-
-    A new component is a new file anywhere under ``data/``, ``loss/``, ``metric/``, ``model/`` or
-    ``trainer/`` holding a registered class: no import needs to be added anywhere.
-    """
-    for name in COMPONENT_PACKAGES:
-        package = importlib.import_module(name)
-        for module in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
-            if not module.name.endswith("__main__"):  # command-line entry points run on import
-                importlib.import_module(module.name)
 
 
 def _load_file(path: Path, chain: tuple[Path, ...]) -> dict:
@@ -334,7 +315,7 @@ def _declared_type_accepts(node: dict, key: str, name: str, value: Any) -> bool:
         return False
     try:
         hint = typing.get_type_hints(cls.__init__).get(name)
-    except Exception:  # an annotation that cannot be evaluated declares nothing usable here
+    except Exception:  # noqa: BLE001  an annotation that cannot be evaluated declares nothing usable here
         return False
     allowed = tuple(t for t in (typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)) if isinstance(t, type))
     return bool(allowed) and isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)

@@ -1,11 +1,32 @@
-"""String-keyed registries: one per kind of component, built from ``dict(type=..., **kwargs)``."""
+"""String-keyed registries: one per kind of component, built from ``dict(type=..., **kwargs)``.
+
+Registration is one mechanism: a component is a registered class (or factory) in a module of its
+registry's package (``model/``, ``data/``, ...). The first lookup in a registry imports every
+module of that package (``import_package``), so no import line names a component anywhere.
+"""
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+import pkgutil
 from typing import Any, Callable, Iterable
 
 from util.errors import ConfigError
+
+_IMPORTED_PACKAGES: set[str] = set()
+
+
+def import_package(name: str) -> None:
+    """Import every module of package ``name`` once (its command-line ``__main__`` entry points
+    excepted: they run on import), so that every component in it has registered itself."""
+    if name in _IMPORTED_PACKAGES:
+        return
+    _IMPORTED_PACKAGES.add(name)  # first, so that a lookup while the walk runs does not start it again
+    package = importlib.import_module(name)
+    for module in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
 
 
 class Registry:
@@ -15,11 +36,22 @@ class Registry:
     >>> @MIXERS.register("identity")
     ... class Identity: ...
     >>> MIXERS.build(dict(type="identity"))
+
+    Args:
+        kind: what one entry is, for messages ("mixer").
+        package: the package whose modules hold every entry; it is imported (``import_package``)
+            on the first lookup. None: entries are registered by whoever imports them.
     """
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, package: str | None = None) -> None:
+        self.kind, self.package = kind, package
         self._entries: dict[str, Callable[..., Any]] = {}
+
+    def _complete(self) -> dict[str, Callable[..., Any]]:
+        """The entries, after importing the registry's package (once)."""
+        if self.package is not None:
+            import_package(self.package)
+        return self._entries
 
     def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator that registers a class or factory under ``name`` (default: its own name)."""
@@ -35,14 +67,14 @@ class Registry:
 
     def names(self) -> list[str]:
         """All registered names, sorted."""
-        return sorted(self._entries)
+        return sorted(self._complete())
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries
+        return name in self._complete()
 
     def get(self, name: str) -> Callable[..., Any]:
         """The class registered under ``name``; an unknown name lists the known ones."""
-        if name not in self._entries:
+        if name not in self._complete():
             close = difflib.get_close_matches(str(name), self._entries, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
@@ -99,17 +131,15 @@ def check_kwargs(obj: Callable[..., Any], kwargs: dict, where: str) -> None:
             )
 
 
-DETECTORS = Registry("detector")
-ENCODERS = Registry("encoder")
-MIXERS = Registry("mixer")
-RECONSTRUCTORS = Registry("reconstructor")
-BLOCKS = Registry("block")
-DATASETS = Registry("dataset")
-LOSSES = Registry("loss")
-METRICS = Registry("metric")
-THRESHOLDS = Registry("threshold rule")
-TRAINERS = Registry("trainer")
-EVALUATORS = Registry("evaluator")
-BACKBONES = Registry("backbone")
-OPTIMIZERS = Registry("optimizer")
-SCHEDULERS = Registry("scheduler")
+DETECTORS = Registry("detector", "model")
+ENCODERS = Registry("encoder", "model")
+MIXERS = Registry("mixer", "model")
+RECONSTRUCTORS = Registry("reconstructor", "model")
+BACKBONES = Registry("backbone", "model")
+DATASETS = Registry("dataset", "data")
+LOSSES = Registry("loss", "loss")
+THRESHOLDS = Registry("threshold rule", "metric")
+TRAINERS = Registry("trainer", "trainer")
+EVALUATORS = Registry("evaluator", "trainer")
+OPTIMIZERS = Registry("optimizer", "trainer")
+SCHEDULERS = Registry("scheduler", "trainer")

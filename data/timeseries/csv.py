@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.validate import empty_table_message, numeric_values, other_delimiter, read_table
 from util.errors import ConfigError, DataError
 from util.logging import get_logger

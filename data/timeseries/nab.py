@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.validate import missing_data, numeric_values, read_table, select_entities
 from util.errors import ConfigError, DataError
 from util.registry import DATASETS
@@ -45,7 +46,7 @@ def _json(path: Path) -> dict:
         raise DataError(f"{path} is not valid JSON: {error}.") from None
 
 
-def _timestamps(values, where: str) -> np.ndarray:
+def _timestamps(values: pd.Series | list, where: str) -> np.ndarray:
     try:
         return pd.to_datetime(pd.Series(values)).to_numpy()
     except (ValueError, TypeError) as error:

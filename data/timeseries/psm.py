@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.timeseries.base import Entity, TimeSeriesSource
+import pandas as pd
+
+from data.timeseries.base import TimeSeriesSource
 from data.timeseries.csv import label_values
+from data.timeseries.entity import Entity
 from data.timeseries.validate import numeric_values, read_table, require_file
 from util.errors import DataError
 from util.registry import DATASETS
@@ -28,7 +31,7 @@ class Psm(TimeSeriesSource):
         super().__init__(**common)
         self.root = Path(root)
 
-    def _table(self, name: str):
+    def _table(self, name: str) -> pd.DataFrame:
         path = require_file(self.root / name, "psm", self.root, LAYOUT)
         frame = read_table(path)
         if frame.shape[1] < 2:

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.validate import missing_data, read_table, select_entities
 from util.errors import ConfigError, DataError
 from util.registry import DATASETS

@@ -21,7 +21,10 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from data.timeseries.base import Entity, TimeSeriesSource
+import numpy as np
+
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.validate import missing_data, numeric_values, read_table, require_file, select_entities
 from util.errors import DataError
 from util.registry import DATASETS
@@ -79,7 +82,7 @@ class Smd(TimeSeriesSource):
         super().__init__(**common)
         self.root, self.entities = Path(root), entities
 
-    def _read(self, split: str, name: str):
+    def _read(self, split: str, name: str) -> np.ndarray:
         path = require_file(self.root / split / f"{name}.txt", "smd", self.root, LAYOUT)
         return numeric_values(read_table(path, header=None), path)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
 from data.timeseries.csv import DELIMITER_NAMES, Table, read_delimited, split_frame
+from data.timeseries.entity import Entity
 from data.timeseries.validate import require_file
 from util.registry import DATASETS
 

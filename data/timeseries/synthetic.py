@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from util.errors import ConfigError
 from util.registry import DATASETS
 

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
 from data.timeseries.csv import label_values
+from data.timeseries.entity import Entity
 from data.timeseries.validate import missing_data, numeric_values, read_table
 from util.errors import ConfigError, DataError
 from util.registry import DATASETS

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.timeseries.base import Entity, TimeSeriesSource
+from data.timeseries.base import TimeSeriesSource
+from data.timeseries.entity import Entity
 from data.timeseries.validate import missing_data, select_entities
 from util.errors import DataError
 from util.registry import DATASETS

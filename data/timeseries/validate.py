@@ -6,6 +6,7 @@
 - ``missing_data``, ``require_file``, ``select_entities``, ``read_table``: the errors a loader
   raises for absent files, unknown entity names and unreadable CSV files, each naming the file
   and the fix (for absent data: the exact ``python -m data.download`` command).
+- ``check_label_features``: ``data.label_features`` against the number of features read.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from data.timeseries.base import Entity
+from data.timeseries.entity import Entity
 from util.errors import ConfigError, DataError
 from util.logging import get_logger
 
@@ -49,6 +50,18 @@ def select_entities(available: list[str], entities: str | list[str] | tuple[str,
         shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
         raise ConfigError(f"data.entities: {unknown} not found in {what}; available: {shown or 'none'}.")
     return wanted
+
+
+def check_label_features(label_features: list[int] | None, n_features: int, where: str) -> None:
+    """Raise ``ConfigError`` unless ``label_features`` is None or distinct indices into ``n_features``."""
+    if label_features is None:
+        return
+    valid = all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n_features for i in label_features)
+    if not label_features or not valid or len(set(label_features)) != len(label_features):
+        raise ConfigError(
+            f"data.label_features={label_features!r} for {where}: give distinct feature indices in [0, {n_features}) "
+            "(the features the labels describe), or None."
+        )
 
 
 DELIMITERS = (",", ";", "\t", "|", " ")

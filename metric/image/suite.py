@@ -3,11 +3,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from metric.declaration import Metric, MetricSet
 from metric.image.classification import Counts, auroc_of, average_precision_of, counts, f1_max_of
 from metric.image.curves import cumulative_weights
 from metric.image.pro import aupro_of_curve, label_regions, region_weights
 
-METRIC_KEYS = ("i_auroc", "i_ap", "i_f1max", "p_auroc", "p_ap", "p_f1max", "aupro", "mad")
+# Every metric of ``compute_image_metrics``, in the order of its output (and of results.json).
+METRICS = MetricSet(
+    Metric("i_auroc", "I-AUROC"),
+    Metric("i_ap", "I-AP"),
+    Metric("i_f1max", "I-F1max"),
+    Metric("p_auroc", "P-AUROC"),
+    Metric("p_ap", "P-AP"),
+    Metric("p_f1max", "P-F1max"),
+    Metric("aupro", "AUPRO"),
+    Metric("mad", "mAD"),
+)
+METRIC_KEYS = METRICS.keys
 
 
 def compute_image_metrics(

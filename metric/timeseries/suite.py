@@ -1,7 +1,7 @@
 """The time-series metric suite of one entity in one call, and the mean over entities.
 
 ``compute_metrics(labels, scores, pred=None, threshold=None, window=100)`` returns exactly the
-keys of ``METRIC_KEYS`` (values in [0, 1], NaN where undefined):
+keys of ``METRIC_KEYS``, the metrics declared in ``METRICS`` (values in [0, 1], NaN where undefined):
 
 - threshold-free, from the continuous ``scores``: ``auc_roc`` and ``auc_pr`` (scikit-learn
   ``roc_auc_score`` / ``average_precision_score``), ``range_auc_roc``/``range_auc_pr`` (buffer
@@ -29,16 +29,36 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from metric.declaration import Metric, MetricSet
 from metric.timeseries.affiliation import affiliation_precision_recall
 from metric.timeseries.pointwise import adjust_predictions, event_f1, f1_of, pak_auc, precision_recall_f1
 from metric.timeseries.vus import N_THRESHOLDS, range_auc_and_vus
 from util.errors import DataError
 
-METRIC_KEYS = (
-    "auc_roc", "auc_pr", "range_auc_roc", "range_auc_pr", "vus_roc", "vus_pr",
-    "precision", "recall", "f1", "pa_precision", "pa_recall", "pa_f1", "pak_auc", "event_f1",
-    "affiliation_precision", "affiliation_recall", "affiliation_f1",
+# Every metric of ``compute_metrics``, in the order of its output (and of results.json).
+METRICS = MetricSet(
+    Metric("auc_roc", "AUC-ROC"),
+    Metric("auc_pr", "AUC-PR"),
+    Metric("range_auc_roc", "R-AUC-ROC"),
+    Metric("range_auc_pr", "R-AUC-PR"),
+    Metric("vus_roc", "VUS-ROC"),
+    Metric("vus_pr", "VUS-PR"),
+    Metric("precision", "P", needs_threshold=True),
+    Metric("recall", "R", needs_threshold=True),
+    Metric("f1", "F1", needs_threshold=True),
+    Metric("pa_precision", "PA-P", needs_threshold=True, point_adjusted=True),
+    Metric("pa_recall", "PA-R", needs_threshold=True, point_adjusted=True),
+    Metric("pa_f1", "PA-F1", needs_threshold=True, point_adjusted=True),
+    Metric("pak_auc", "PA%K-AUC", needs_threshold=True, point_adjusted=True),
+    Metric("event_f1", "Event-F1", needs_threshold=True),
+    Metric("affiliation_precision", "Aff-P", needs_threshold=True),
+    Metric("affiliation_recall", "Aff-R", needs_threshold=True),
+    Metric("affiliation_f1", "Aff-F1", needs_threshold=True),
 )
+METRIC_KEYS = METRICS.keys
+THRESHOLD_FREE_KEYS = tuple(m.key for m in METRICS.where(needs_threshold=False))
+# The headline of per-entity and comparison tables, in reading order.
+SUMMARY_KEYS = ("vus_pr", "auc_pr", "affiliation_f1", "f1", "pa_f1")
 
 
 def _binary(values: np.ndarray, name: str, length: int) -> np.ndarray:
@@ -75,8 +95,6 @@ def predictions(scores: np.ndarray, pred: np.ndarray | None, threshold: float | 
     return scores >= threshold
 
 
-THRESHOLD_FREE_KEYS = METRIC_KEYS[:6]
-
 
 def threshold_free_metrics(labels: np.ndarray, scores: np.ndarray, window: int = 100, n_thresholds: int = N_THRESHOLDS) -> dict[str, float]:
     """The six threshold-free metrics of ``compute_metrics`` (``THRESHOLD_FREE_KEYS``), from continuous scores only.
@@ -94,11 +112,12 @@ def threshold_free_metrics(labels: np.ndarray, scores: np.ndarray, window: int =
     if int(n_thresholds) != n_thresholds or n_thresholds < 1:
         raise DataError(f"n_thresholds must be a positive integer, got {n_thresholds!r}.")
     constant = labels.all() or not labels.any()
-    return {
+    out = {
         "auc_roc": float("nan") if constant else float(roc_auc_score(labels, scores)),
         "auc_pr": float("nan") if constant else float(average_precision_score(labels, scores)),
         **range_auc_and_vus(labels, scores, int(window), int(n_thresholds)),
     }
+    return {key: out[key] for key in THRESHOLD_FREE_KEYS}
 
 
 def compute_metrics(

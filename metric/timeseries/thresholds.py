@@ -54,7 +54,7 @@ class ThresholdRule:
     uses_test_labels = False
     legacy = False
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> float | np.ndarray:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> float | np.ndarray:
         raise NotImplementedError
 
 
@@ -67,7 +67,7 @@ class Percentile(ThresholdRule):
             raise DataError(f"threshold q={q} must lie in [0, 100].")
         self.q = q
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> float:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> float:
         return float(np.percentile(_finite_scores(val_scores, "validation scores", "percentile"), self.q))
 
 
@@ -84,7 +84,7 @@ class AnomalyRatio(ThresholdRule):
             raise DataError(f"threshold ratio={ratio} must lie in [0, 100] (percent of points flagged).")
         self.ratio = ratio
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> float:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> float:
         test = _finite_scores(test_scores, "test scores", "anomaly_ratio")
         pooled = test if train_scores is None or not len(train_scores) else np.concatenate((_finite_scores(train_scores, "training scores", "anomaly_ratio"), test))
         return float(np.percentile(pooled, 100 - self.ratio))
@@ -112,7 +112,7 @@ class _PeaksOverThreshold(ThresholdRule):
             )
         self.q, self.level = q, level
 
-    def _initialise(self, val_scores, rule: str) -> tuple[float, np.ndarray, int]:
+    def _initialise(self, val_scores: np.ndarray | None, rule: str) -> tuple[float, np.ndarray, int]:
         """(initial threshold t, excesses over t, number of scores) of the validation scores."""
         scores = _finite_scores(val_scores, "validation scores", rule)
         initial = float(np.quantile(scores, self.level))
@@ -129,7 +129,7 @@ class _PeaksOverThreshold(ThresholdRule):
 class PeaksOverThreshold(_PeaksOverThreshold):
     """POT (Siffer et al., KDD 2017) on the validation scores: GPD tail quantile at probability ``q``."""
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> float:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> float:
         initial, excesses, n_seen = self._initialise(val_scores, "pot")
         return _gpd_quantile(excesses, initial, n_seen, self.q)
 
@@ -144,7 +144,7 @@ class StreamingPeaksOverThreshold(_PeaksOverThreshold):
         super().__init__(q, level)
         self.per_point = per_point
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> np.ndarray | float:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> np.ndarray | float:
         initial, excesses, n_seen = self._initialise(val_scores, "spot")
         test = _finite_scores(test_scores, "test scores", "spot")
         peaks = list(excesses)
@@ -169,7 +169,7 @@ class BestF1(ThresholdRule):
     uses_test_scores = True
     uses_test_labels = True
 
-    def __call__(self, val_scores, test_scores=None, train_scores=None, test_labels=None) -> float:
+    def __call__(self, val_scores: np.ndarray | None, test_scores: np.ndarray | None = None, train_scores: np.ndarray | None = None, test_labels: np.ndarray | None = None) -> float:
         scores = _finite_scores(test_scores, "test scores", "best_f1")
         if test_labels is None or len(test_labels) != len(scores):
             raise DataError("Threshold rule 'best_f1' (oracle) needs test labels as long as the test scores.")

@@ -12,7 +12,6 @@ import torch
 from torch import Tensor, nn
 
 from util.errors import ConfigError
-from util.registry import BLOCKS
 
 
 def block_diagonal_mask(length: int, block_size: int, device: torch.device | None = None) -> Tensor:
@@ -56,7 +55,6 @@ class AttentionMap(nn.Module):
         return self.dropout(torch.softmax(scores, dim=-1))
 
 
-@BLOCKS.register("anomaly_attention")
 class AnomalyAttention(nn.Module):
     """Anomaly attention: ``(B, L, d_model)`` -> ``(out, series, prior, sigma)``.
 

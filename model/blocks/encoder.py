@@ -17,7 +17,7 @@ from util.errors import CheckpointError, ConfigError
 from util.registry import BACKBONES
 
 
-def _timm():
+def _timm() -> object:
     """timm, imported on first use (it pulls in torchvision: seconds of start-up for time-series runs)."""
     try:
         import timm

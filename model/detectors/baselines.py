@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -112,32 +113,37 @@ def _fmix32(h: torch.Tensor) -> torch.Tensor:
     return h ^ (h >> 16)
 
 
-def random_baseline_generator(name: str, seed: int = 0) -> np.random.Generator:
-    """The generator of the random baseline for the series called ``name``: independent uniform
-    scores that are the same in every run and never tied (the evaluator's and the TSB-AD runner's)."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
-
-
 @DETECTORS.register("random")
 class RandomDetector(NonGradientDetector):
-    """Uniform random scores in [0, 1) that are a fixed function of each step's values.
+    """Uniform random scores in [0, 1): the floor every detector has to beat.
 
-    The score of a step hashes the float32 bit patterns of its feature vector together with
-    ``seed`` (MurmurHash3 finaliser, integer arithmetic only), so it is exact and identical on
-    every device and in every call, and a step gets the same score in every window that covers
-    it (overlapping windows average to the same value, keeping the scores uniform). Caveat:
-    steps with bit-identical values share a score.
+    A named series (the evaluator's random baseline, the TSB-AD runner's) is scored by
+    ``series_scores``: independent draws from a generator seeded by ``seed`` and the series' name,
+    the same in every run and never tied. Windows (``score``, this detector as a model) carry no
+    series name, so there a step's score hashes the float32 bit patterns of its (scored) feature
+    vector together with ``seed`` (MurmurHash3 finaliser, integer arithmetic only): exact and
+    identical on every device and in every call, and the same in every window that covers the step
+    (overlapping windows average to the same value, keeping the scores uniform). Caveat: steps
+    with bit-identical values share a score.
     """
 
     def __init__(self, n_features: int, window: int, seed: int = 0) -> None:
         super().__init__(n_features, window)
         self.seed = seed
 
+    def series_scores(self, name: str, shapes: Sequence[int | tuple[int, ...]]) -> list[np.ndarray]:
+        """One array of uniform scores per entry of ``shapes``, drawn in order for the series called ``name``
+        (e.g. its test, validation and training parts)."""
+        generator = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+        return [generator.random(shape) for shape in shapes]
+
     def fit_offline(self, train_series: list[np.ndarray]) -> None:
         """Nothing to fit."""
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = self.scored(batch["x"].float()).contiguous()
+    def joint_score(self, batch: dict[str, torch.Tensor], features: list[int] | None) -> torch.Tensor:
+        """``(B, W)``: each step's hash of the values of ``features`` (None: all)."""
+        x = batch["x"].float()
+        x = (x if features is None else x[..., features]).contiguous()
         bits = x.view(torch.int32).to(torch.int64) & _MASK32  # (B, W, scored features)
         h = _fmix32(torch.full(x.shape[:-1], self.seed & _MASK32, dtype=torch.int64, device=x.device))
         for feature in range(x.shape[-1]):
@@ -185,8 +191,9 @@ class ZScoreDetector(FittedDetector):
         self._require_fitted()
         return ((batch["x"] - self.mean) / self.std).abs()
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.scored(self.feature_contributions(batch)).amax(-1)
+    def combine(self, contributions: torch.Tensor) -> torch.Tensor:
+        """The largest ``|z|`` of the scored channels."""
+        return contributions.amax(-1)
 
 
 @DETECTORS.register("pca")
@@ -229,9 +236,6 @@ class PCADetector(FittedDetector):
         residual = flat - (flat @ self.components.T) @ self.components
         return residual.pow(2).reshape(x.shape)
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.scored(self.feature_contributions(batch)).mean(-1)
-
 
 @DETECTORS.register("iforest")
 class IsolationForestDetector(FittedDetector):
@@ -262,7 +266,8 @@ class IsolationForestDetector(FittedDetector):
         self.forest = IsolationForest(n_estimators=self.n_estimators, random_state=self.seed, n_jobs=1).fit(samples)
         self.fitted.fill_(True)
 
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def joint_score(self, batch: dict[str, torch.Tensor], features: list[int] | None) -> torch.Tensor:
+        """``(B, W)`` from every feature (``features`` is None: ``check_features`` refuses subsets)."""
         self._require_fitted()
         x = batch["x"]
         batch_size, window, _ = x.shape
@@ -305,9 +310,6 @@ class DenseAutoencoder(Detector):
     def feature_contributions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Squared reconstruction error per step and feature, ``(B, W, F)``; ``score`` is its mean over the scored features."""
         return reconstruction_residual(self(batch), batch).pow(2)
-
-    def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.scored(self.feature_contributions(batch)).mean(-1)
 
 
 def _mlp(widths: list[int], dropout: float) -> nn.Sequential:

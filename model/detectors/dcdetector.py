@@ -36,7 +36,7 @@ from loss.minimax import step_discrepancy
 from model.blocks.anomaly_attention import AttentionMap
 from model.blocks.embed import DataEmbedding
 from model.blocks.revin import RevIN
-from model.detectors.anomaly_transformer import check_compat, resolve_temperature
+from model.detectors.association import resolve_temperature
 from model.detectors.base import Detector
 from util.errors import ConfigError
 from util.registry import DETECTORS
@@ -56,6 +56,7 @@ class DCdetector(Detector):
     """
 
     score_only_keys = ("compat", "temperature")
+    compat_modes = ("paper", "release")
 
     def __init__(
         self,
@@ -78,8 +79,8 @@ class DCdetector(Detector):
                 f"dcdetector: model.patch_sizes={list(patch_sizes)} must be non-empty and each divide the window "
                 f"({window}); {bad} do not. Change model.patch_sizes or data.window."
             )
-        self.patch_sizes, self.window, self.compat = patch_sizes, window, check_compat("dcdetector", compat)
-        self.temperature = resolve_temperature("dcdetector", "release", temperature)  # used by the released score only
+        self.patch_sizes, self.window, self.compat = patch_sizes, window, self.check_compat(compat)
+        self.temperature = resolve_temperature("release", temperature)  # used by the released score only
         self.revin = RevIN(n_features, affine=False)
         self.patch_embeddings = nn.ModuleList(DataEmbedding(p, d_model, dropout) for p in patch_sizes)
         self.in_patch_embeddings = nn.ModuleList(DataEmbedding(window // p, d_model, dropout) for p in patch_sizes)
@@ -115,15 +116,15 @@ class DCdetector(Detector):
                 in_patch.append(a_inside.repeat(1, 1, n, n) / n)
         return {"patch_wise": patch_wise, "in_patch": in_patch}
 
-    def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """``(B, W)``, higher = more anomalous.
+    def joint_score(self, batch: dict[str, Tensor], features: list[int] | None) -> Tensor:
+        """``(B, W)`` from the maps of ``features`` (None: all), higher = more anomalous.
 
         ``compat="paper"``: the discrepancy between the two views. ``compat="release"``:
         ``softmax_W(-temperature * discrepancy)``; the released solver thresholds it from above,
         so the steps flagged are those whose views *agree* most within the window, following
         Anomaly Transformer's intuition that anomalies cannot form rich associations.
         """
-        out = self(batch, self.score_features)
+        out = self(batch, features)
         discrepancy = step_discrepancy(out["patch_wise"], out["in_patch"])
         if self.compat == "paper":
             return discrepancy

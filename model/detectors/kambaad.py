@@ -18,14 +18,12 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from model.blocks import attention, kan, mamba, reconstruct  # noqa: F401  (register the default blocks)
 from model.detectors.base import Detector
 from util.errors import ConfigError
 from util.registry import DETECTORS, ENCODERS, MIXERS, RECONSTRUCTORS, Registry, accepted_params
 
 DEFAULT_BLOCKS = (dict(type="kan_window"), dict(type="attention", n_heads=4), dict(type="mamba"))
 DEFAULT_RECONSTRUCTOR = dict(type="patch_ci", patch_len=8, stride=4)
-COMPAT_MODES = ("paper", "release")
 
 
 def build_with_context(registry: Registry, cfg: dict, **context) -> nn.Module:
@@ -85,6 +83,8 @@ class KambaAD(Detector):
         loss: LOSSES config (RMSE of the reconstruction by default).
     """
 
+    compat_modes = ("paper", "release")
+
     def __init__(
         self,
         n_features: int,
@@ -100,11 +100,9 @@ class KambaAD(Detector):
         loss: dict | None = None,
     ) -> None:
         super().__init__(loss=loss if loss is not None else dict(type="rmse"))
-        if compat not in COMPAT_MODES:
-            raise ConfigError(f"kambaad: compat must be one of {', '.join(COMPAT_MODES)}, got '{compat}'.")
         if not (use_encoder or use_reconstructor):
             raise ConfigError("kambaad: use_encoder and use_reconstructor are both False; nothing would be learned.")
-        self.compat = compat
+        self.compat = self.check_compat(compat)
         blocks = [copy.deepcopy(dict(b)) for b in blocks]
         if compat == "release":
             blocks = [b for b in blocks if b.get("type") != "mamba"]
@@ -138,10 +136,6 @@ class KambaAD(Detector):
             err = (recon[:, :-1] - x[:, 1:]).pow(2)
             return torch.cat([err, err[:, -1:]], dim=1)
         return (recon - x).pow(2)
-
-    def score(self, batch: dict[str, Tensor]) -> Tensor:
-        """Squared reconstruction error per step, averaged over the scored features: ``(B, W)``."""
-        return self.scored(self.feature_contributions(batch)).mean(-1)
 
     def extra_repr_info(self) -> dict:
         return {"compat": self.compat, **super().extra_repr_info()}

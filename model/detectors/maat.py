@@ -21,8 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from model.blocks.mamba import Mamba
-from model.detectors.anomaly_transformer import AnomalyTransformer
-from util.errors import ConfigError
+from model.detectors.association import AssociationTransformer
 from util.registry import DETECTORS
 
 COMPAT_DEFAULTS = {
@@ -32,7 +31,7 @@ COMPAT_DEFAULTS = {
 
 
 @DETECTORS.register("maat")
-class MAAT(AnomalyTransformer):
+class MAAT(AssociationTransformer):
     """MAAT (see the module docstring).
 
     Args:
@@ -47,6 +46,7 @@ class MAAT(AnomalyTransformer):
     """
 
     score_only_keys = ("temperature",)  # compat also switches the architecture
+    compat_modes = tuple(COMPAT_DEFAULTS)
 
     def __init__(
         self,
@@ -68,8 +68,7 @@ class MAAT(AnomalyTransformer):
         compat: str = "paper",
         loss: dict | None = None,
     ) -> None:
-        if compat not in COMPAT_DEFAULTS:
-            raise ConfigError(f"maat: model.compat must be one of {', '.join(COMPAT_DEFAULTS)}, got '{compat}'.")
+        self.check_compat(compat)
         given = dict(sparse_attention=sparse_attention, causal_mask=causal_mask, share_mamba_across_layers=share_mamba_across_layers)
         switches = {k: (v if v is not None else COMPAT_DEFAULTS[compat][k]) for k, v in given.items()}
         super().__init__(

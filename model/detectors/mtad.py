@@ -14,7 +14,7 @@ from torch import nn
 
 from model.blocks.hybrid_scan import DIRECTIONS
 from model.blocks.mtrec import MTRec
-from model.detectors.mambaad import FeatureReconstructionDetector, LevelDecoder
+from model.detectors.feature_reconstruction import FeatureReconstructionDetector, LevelDecoder
 from util.errors import ConfigError
 from util.registry import DETECTORS
 

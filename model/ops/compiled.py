@@ -50,7 +50,7 @@ def scan_kernels() -> object | None:
         return None
     try:
         _build(verbose=False)
-    except Exception as exc:  # no compiler, no ninja, a build error: all mean "use the fallback"
+    except Exception as exc:  # noqa: BLE001  no compiler, no ninja, a build error: all mean "use the fallback"
         get_logger().warning(
             "selective scan: the C++ CPU kernel could not be built (%s); using torch_loop, several times slower. "
             "Install a C++ compiler and ninja (pip install -r requirements.txt); `python -m model.ops.compiled` "

@@ -370,7 +370,7 @@ class _LoopScan(torch.autograd.Function):
         return decay, delta_u, h
 
     @staticmethod
-    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
         batch, d_inner, length = u.shape
         ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
         y = u.new_empty(length, *ut.shape[1:4])
@@ -388,7 +388,7 @@ class _LoopScan(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_y: Tensor | None, grad_last: Tensor | None):
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_y: Tensor | None, grad_last: Tensor | None) -> tuple[Tensor | None, ...]:
         u, delta, A, B, C, *starts = ctx.saved_tensors
         ut, dt, A_, Bt, Ct, spans = _LoopScan._layout(u, delta, A, B, C)
         if grad_y is None:
@@ -446,7 +446,7 @@ class _ChunkedScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
         chunk = _chunk_size(delta, A)
         block = _block_length(u, A.shape[1], chunk)
         spans = [slice(t0, min(t0 + block, u.shape[-1])) for t0 in range(0, u.shape[-1], block)]
@@ -462,7 +462,7 @@ class _ChunkedScan(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_y: Tensor | None, grad_last: Tensor | None):
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_y: Tensor | None, grad_last: Tensor | None) -> tuple[Tensor | None, ...]:
         u, delta, A, B, C, *starts = ctx.saved_tensors
         if grad_y is None:
             grad_y = torch.zeros_like(u)
@@ -494,7 +494,7 @@ class SelectiveScanForFlops(_ChunkedScan):
     """The chunked scan under its own name, so fvcore can attribute the scan's FLOPs (see FVCORE_HANDLES)."""
 
     @staticmethod
-    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
         with warnings.catch_warnings():  # the tracer records this op as one node; its shape logic is internal
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             return _ChunkedScan.forward(ctx, u, delta, A, B, C)

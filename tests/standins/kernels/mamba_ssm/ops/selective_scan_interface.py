@@ -15,7 +15,7 @@ import torch
 from model.ops.selective_scan import selective_scan
 
 try:
-    from causal_conv1d import causal_conv1d_fn  # noqa: F401 - upstream's import, and its failure modes
+    from causal_conv1d import causal_conv1d_fn
 except ImportError:
     causal_conv1d_fn = None
 

@@ -1,13 +1,13 @@
-"""FLOP and parameter counts with fvcore, including the selective scan (a custom handle)."""
+"""FLOP and parameter counts of a detector with fvcore, including the selective scan (a custom handle)."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
 
 import torch
 from torch import nn
 
+from model.ops.selective_scan import FVCORE_HANDLES, flop_counting
 from util.logging import get_logger
 
 
@@ -41,11 +41,6 @@ def profile_flops(detector: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
         from fvcore.nn import FlopCountAnalysis, flop_count_table
 
-    try:
-        from model.ops.selective_scan import FVCORE_HANDLES, flop_counting
-    except ImportError:
-        FVCORE_HANDLES, flop_counting = {}, contextlib.nullcontext
-
     keys = [k for k, v in batch.items() if torch.is_tensor(v)]
     wrapper = _TensorInputs(detector, keys).eval()
     logging.getLogger("fvcore").setLevel(logging.ERROR)
@@ -56,7 +51,7 @@ def profile_flops(detector: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             total = int(analysis.total())
             table = flop_count_table(analysis, max_depth=3)
-    except Exception as exc:  # fvcore cannot trace every model (e.g. scikit-learn baselines)
+    except Exception as exc:  # noqa: BLE001  fvcore cannot trace every model (e.g. scikit-learn baselines)
         get_logger().info("FLOPs not counted: %s: %s", type(exc).__name__, exc)
         return None, f"(FLOPs not counted: {type(exc).__name__}: {exc})"
     return total, table.replace("detector.", "")
