@@ -56,3 +56,14 @@ def test_benchmark_runs_every_combination_once_and_tabulates(tmp_path, capsys):
     assert benchmark.main(argv) == 0  # resumable: nothing is run twice
     assert capsys.readouterr().out.count("done earlier, skipped") == 4
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "benchmark.csv"), frame)
+
+
+def test_benchmark_table_only_runs_nothing_and_tables_what_is_finished(tmp_path, capsys):
+    configs = ["configs/baselines/zscore_synthetic.py", "configs/baselines/pca_synthetic.py"]
+    assert benchmark.main(["--configs", configs[0], "--seeds", "0", "--out", str(tmp_path), "--set", *TINY]) == 0
+    capsys.readouterr()
+    assert benchmark.main(["--configs", *configs, "--seeds", "0", "1", "--out", str(tmp_path), "--table-only"]) == 0
+    out = capsys.readouterr().out
+    assert not [line for line in out.splitlines() if line.startswith("[")]  # no run started
+    assert not (tmp_path / "pca_synthetic").exists() and not (tmp_path / "zscore_synthetic" / "seed1").exists()
+    assert "| synthetic | zscore | 1 |" in (tmp_path / "benchmark.md").read_text()

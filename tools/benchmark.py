@@ -11,7 +11,8 @@ detector and the sanity baselines the evaluator scored on the same data); ``OUT/
 has mean +- std over seeds per dataset x detector for the protocol's headline metrics.
 ``--view mean_over_entities`` tables each run's mean over entities (SMAP/MSL channels) instead of
 the metrics of the concatenated test set, into ``benchmark_mean_over_entities.csv/.md`` (finished
-runs are not run again, so switching the view only writes the other tables).
+runs are not run again, so switching the view only writes the other tables). ``--table-only`` runs
+nothing and tables what is finished (e.g. some configs at fewer seeds than others).
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="runs/benchmark", help="folder for the runs, benchmark.csv and benchmark.md")
     parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help="overrides for every run")
     parser.add_argument("--view", choices=tuple(VIEWS), default="concatenation", help="which metrics of each run to table")
+    parser.add_argument("--per-entity", metavar="METRIC", help="also write benchmark_per_entity.md: METRIC per entity (rows) and detector (mean over seeds)")
+    parser.add_argument("--table-only", action="store_true", help="run nothing: table the runs already finished under --out")
     return parser.parse_args(argv)
 
 
@@ -131,18 +134,40 @@ def markdown(frame: pd.DataFrame, protocol: str, view: str = "concatenation") ->
     return "\n".join(lines) + "\n"
 
 
+def per_entity_markdown(configs: list[str], seeds: list[int], out: Path, metric: str) -> str:
+    """``metric`` in % per entity (rows) and configured detector (columns), mean over the finished seeds."""
+    from trainer.run_folder import RunFolder
+    from trainer.runner import config_name
+
+    columns = {}
+    for config in configs:
+        runs = [json.loads(path.read_text()) for path in (RunFolder(out / config_name(config) / f"seed{seed}").results for seed in seeds) if path.is_file()]
+        if runs:
+            per_seed = pd.DataFrame([{entity: m[metric] for entity, m in run.get("per_entity", {}).items()} for run in runs])
+            columns[f"{runs[0]['detector']} ({config_name(config)}, {len(runs)} seeds)"] = 100 * per_seed.astype(float).mean()
+    table = pd.DataFrame(columns)
+    lines = [f"# {metric} per entity, mean over seeds, values in %", "", "| entity | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 1) + "|"]
+    for entity, row in [*table.iterrows(), ("**mean**", table.mean())]:
+        lines.append(f"| {entity} | " + " | ".join("n/a" if pd.isna(v) else f"{v:.1f}" for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run, then write the tables; exit 1 when a run failed (the others still count)."""
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    failures = run_all(args.configs, args.seeds, args.protocol, out, args.set)
+    failures = [] if args.table_only else run_all(args.configs, args.seeds, args.protocol, out, args.set)
     frame = collect(args.configs, args.seeds, out, args.view)
     stem = "benchmark" if args.view == "concatenation" else f"benchmark_{args.view}"
     frame.to_csv(out / f"{stem}.csv", index=False)
     table = markdown(frame, args.protocol, args.view) if len(frame) else "No finished runs.\n"
     (out / f"{stem}.md").write_text(table)
     print(table)
+    if args.per_entity:
+        per_entity = per_entity_markdown(args.configs, args.seeds, out, args.per_entity)
+        (out / "benchmark_per_entity.md").write_text(per_entity)
+        print(per_entity)
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
