@@ -67,3 +67,13 @@ def test_benchmark_table_only_runs_nothing_and_tables_what_is_finished(tmp_path,
     assert not [line for line in out.splitlines() if line.startswith("[")]  # no run started
     assert not (tmp_path / "pca_synthetic").exists() and not (tmp_path / "zscore_synthetic" / "seed1").exists()
     assert "| synthetic | zscore | 1 |" in (tmp_path / "benchmark.md").read_text()
+
+
+def test_benchmark_per_entity_tables_a_metric_per_entity_and_names_a_wrong_metric(tmp_path, capsys):
+    config = "configs/baselines/zscore_synthetic.py"
+    assert benchmark.main(["--configs", config, "--seeds", "0", "--out", str(tmp_path), "--set", *TINY, "--per-entity", "vus_pr"]) == 0
+    rows = [line for line in (tmp_path / "benchmark_per_entity.md").read_text().splitlines() if line.startswith("| ")]
+    assert rows[0] == "| entity | zscore (zscore_synthetic, 1 seeds) |" and rows[-1].startswith("| **mean**") and len(rows) >= 3
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="vus_pr_typo.*choose one of .*vus_pr"):
+        benchmark.main(["--configs", config, "--seeds", "0", "--out", str(tmp_path), "--table-only", "--per-entity", "vus_pr_typo"])

@@ -143,11 +143,14 @@ def per_entity_markdown(configs: list[str], seeds: list[int], out: Path, metric:
     for config in configs:
         runs = [json.loads(path.read_text()) for path in (RunFolder(out / config_name(config) / f"seed{seed}").results for seed in seeds) if path.is_file()]
         if runs:
+            known = {key for run in runs for m in run.get("per_entity", {}).values() for key in m}
+            if metric not in known:
+                raise SystemExit(f"error: --per-entity {metric}: not a per-entity metric of {config_name(config)}'s runs; choose one of {', '.join(sorted(known)) or '(none recorded)'}.")
             per_seed = pd.DataFrame([{entity: m[metric] for entity, m in run.get("per_entity", {}).items()} for run in runs])
             columns[f"{runs[0]['detector']} ({config_name(config)}, {len(runs)} seeds)"] = 100 * per_seed.astype(float).mean()
     table = pd.DataFrame(columns)
     lines = [f"# {metric} per entity, mean over seeds, values in %", "", "| entity | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 1) + "|"]
-    for entity, row in [*table.iterrows(), ("**mean**", table.mean())]:
+    for entity, row in [*table.iterrows(), ("**mean** (over the entities each ran)", table.mean())]:
         lines.append(f"| {entity} | " + " | ".join("n/a" if pd.isna(v) else f"{v:.1f}" for v in row) + " |")
     return "\n".join(lines) + "\n"
 
