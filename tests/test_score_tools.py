@@ -51,3 +51,16 @@ def test_association_terms_refuses_a_run_of_another_detector(tmp_path):
     run("configs/baselines/zscore_synthetic.py", "train", [*TINY, f"work_dir={work_dir}"], report=False)
     with pytest.raises(ConfigError, match="zscore run"):
         association_terms.collect(work_dir, [], [1.0])
+
+
+def test_association_terms_reads_each_entitys_own_model_of_a_separate_run(tmp_path):
+    from tests.test_multi_entity import write_telemanom
+
+    root, work_dir = write_telemanom(tmp_path / "smap"), tmp_path / "separate"
+    run("configs/anomaly_transformer/anomaly_transformer_smap.py", "train",
+        [f"data.root={root}", f"work_dir={work_dir}", "entity_mode=separate", "data.window=20", "data.batch_size=32", "trainer.epochs=1",
+         "trainer.max_steps=3", "trainer.progress=false", "model.d_model=16", "model.d_ff=16", "num_threads=1", "device=cpu",
+         "evaluation.plots=false", "evaluation.baselines=false"], report=False)
+    terms, labels = association_terms.collect(work_dir, [], [1.0])
+    assert len(labels) == 3 * 300 and labels.sum() == 3 * 15  # three channels, each scored by its own model
+    assert np.isfinite(terms["score, T=1"]).all()

@@ -24,39 +24,44 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from loss.minimax import step_discrepancy  # noqa: E402
+from model.detectors.association import association_weight  # noqa: E402
 from trainer.run_folder import RunFolder  # noqa: E402
 
 
 def term_scores(detector: torch.nn.Module, windows: torch.Tensor, temperatures: list[float]) -> dict[str, np.ndarray]:
     """Per-step terms of ``windows`` ``(N, W, F)``, flattened to ``N * W`` steps."""
     out = detector({"x": windows})
-    discrepancy = step_discrepancy(out["series"], out["prior"])
     error = (out["recon"] - windows).pow(2).mean(-1)
-    terms = {"reconstruction error": error, "discrepancy": discrepancy}
+    terms = {"reconstruction error": error, "discrepancy": step_discrepancy(out["series"], out["prior"])}
     for t in temperatures:
-        weight = torch.softmax(-t * discrepancy, dim=-1)
+        weight = association_weight(out, t)
         terms[f"weight, T={t:g}"] = weight
         terms[f"score, T={t:g}"] = weight * error
     return {name: value.reshape(-1).double().numpy() for name, value in terms.items()}
 
 
 def collect(run_dir: Path, overrides: list[str], temperatures: list[float], batch_size: int = 64) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(terms over every entity's test steps, their labels) of the run's best checkpoint."""
-    from trainer.engine import build_detector, prepare_data, restore
+    """(terms over every entity's test steps, their labels) of the run's best checkpoint (each
+    entity's own under ``entity_mode=separate``)."""
+    from trainer.engine import prepare_data, restore
     from util.config import load
     from util.errors import ConfigError
+    from util.registry import DETECTORS
 
     folder = RunFolder(run_dir)
     cfg = load(folder.config, overrides)
     if cfg["model"]["type"] not in ("anomaly_transformer", "maat"):
         raise ConfigError(f"{run_dir} is a {cfg['model']['type']} run; this tool reads Anomaly Transformer and MAAT runs (their score is weight x error).")
     data = prepare_data(cfg)
-    detector, _, _ = build_detector(cfg, data, torch.device("cpu"), log_table=False)
-    restore(detector, folder.best, cfg["model"], torch.device("cpu"))
-    detector.eval()
+    detector = DETECTORS.build(cfg["model"], **data.model_kwargs).eval()
+    separate = folder.has_entities()
+    if not separate:
+        restore(detector, folder.best, cfg["model"], torch.device("cpu"))
     parts, labels = {}, []
     window = data.window
     for entity in data.entities:
+        if separate:
+            restore(detector, folder.entity(entity.name).best, cfg["model"], torch.device("cpu"))
         usable = len(entity.test) // window * window
         windows = torch.from_numpy(entity.test[:usable].reshape(-1, window, entity.test.shape[1]))
         with torch.no_grad():

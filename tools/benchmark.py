@@ -23,6 +23,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -31,6 +32,9 @@ if str(REPO) not in sys.path:
 import pandas as pd  # noqa: E402
 
 from util.logging import console_level  # noqa: E402
+
+if TYPE_CHECKING:
+    from trainer.run_folder import RunFolder
 
 HEADLINE = {
     "honest": ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "affiliation_f1", "f1", "event_f1", "pa_f1"),
@@ -54,17 +58,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run_folder(out: Path, config: str, seed: int) -> RunFolder:
+    """The folder of ``config`` at ``seed`` under ``out``: ``OUT/<config>/seed<k>``."""
+    from trainer.run_folder import RunFolder
+    from trainer.runner import config_name
+
+    return RunFolder(out / config_name(config) / f"seed{seed}")
+
+
+def finished_results(config: str, seeds: list[int], out: Path) -> list[tuple[int, dict]]:
+    """``(seed, results.json)`` of the finished runs of ``config`` among ``seeds``."""
+    paths = [(seed, run_folder(out, config, seed).results) for seed in seeds]
+    return [(seed, json.loads(path.read_text())) for seed, path in paths if path.is_file()]
+
+
 def run_all(configs: list[str], seeds: list[int], protocol: str, out: Path, overrides: list[str]) -> list[str]:
     """Run every config x seed that has no results yet; returns the failures' messages."""
-    from trainer.run_folder import RunFolder
     from trainer.runner import config_name, run
     from util.errors import UserError
 
     failures, jobs = [], [(c, s) for c in configs for s in seeds]
     for i, (config, seed) in enumerate(jobs, 1):
-        work_dir = out / config_name(config) / f"seed{seed}"
+        folder = run_folder(out, config, seed)
+        work_dir = folder.path
         label = f"[{i}/{len(jobs)}] {config_name(config)} seed={seed}"
-        if RunFolder(work_dir).is_evaluated():
+        if folder.is_evaluated():
             print(f"{label}: done earlier, skipped", flush=True)
             continue
         start = time.time()
@@ -90,7 +108,6 @@ def progress_metrics(metrics: dict, protocol: str) -> str:
 
 def collect(configs: list[str], seeds: list[int], out: Path, view: str = "concatenation") -> pd.DataFrame:
     """One row per finished run and detector row (configured detector, then its baselines), from ``view``."""
-    from trainer.run_folder import RunFolder
     from trainer.runner import config_name
     from util.config import load
 
@@ -99,14 +116,10 @@ def collect(configs: list[str], seeds: list[int], out: Path, view: str = "concat
     for config in configs:
         data = load(config)["data"]
         dataset = data["type"] + ("" if data.get("entities", "all") == "all" else f":{data['entities']}")
-        for seed in seeds:
-            path = RunFolder(out / config_name(config) / f"seed{seed}").results
-            if not path.is_file():
-                continue
-            results = json.loads(path.read_text())
+        for seed, results in finished_results(config, seeds, out):
             rows.append({"dataset": dataset, "detector": results["detector"], "config": config_name(config), "seed": seed, **results[own_key]})
             if "baselines" in results and baselines_key not in results:
-                print(f"{path.parent}: no {baselines_key} (evaluated by an older version): its baselines are left out", file=sys.stderr)
+                print(f"{run_folder(out, config, seed).path}: no {baselines_key} (evaluated by an older version): its baselines are left out", file=sys.stderr)
             for name, metrics in results.get(baselines_key, {}).items():
                 rows.append({"dataset": dataset, "detector": f"{name} (baseline)", "config": config_name(config), "seed": seed, **metrics})
     frame = pd.DataFrame(rows)
@@ -136,12 +149,11 @@ def markdown(frame: pd.DataFrame, protocol: str, view: str = "concatenation") ->
 
 def per_entity_markdown(configs: list[str], seeds: list[int], out: Path, metric: str) -> str:
     """``metric`` in % per entity (rows) and configured detector (columns), mean over the finished seeds."""
-    from trainer.run_folder import RunFolder
     from trainer.runner import config_name
 
     columns = {}
     for config in configs:
-        runs = [json.loads(path.read_text()) for path in (RunFolder(out / config_name(config) / f"seed{seed}").results for seed in seeds) if path.is_file()]
+        runs = [results for _, results in finished_results(config, seeds, out)]
         if runs:
             known = {key for run in runs for m in run.get("per_entity", {}).values() for key in m}
             if metric not in known:

@@ -116,8 +116,12 @@ class AssociationTransformer(Detector):
         large weight on its reconstruction error.
         """
         out = self(batch)
-        weight = torch.softmax(-self.temperature * step_discrepancy(out["series"], out["prior"]), dim=-1)
-        return weight[..., None] * (out["recon"] - batch["x"]).pow(2)
+        return association_weight(out, self.temperature)[..., None] * (out["recon"] - batch["x"]).pow(2)
 
 
-__all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AssociationTransformer", "resolve_temperature"]
+def association_weight(outputs: dict, temperature: float) -> Tensor:
+    """The score's weight of each step, ``softmax_W(-temperature * discrepancy)``: ``(B, W)``."""
+    return torch.softmax(-temperature * step_discrepancy(outputs["series"], outputs["prior"]), dim=-1)
+
+
+__all__ = ["SCORE_TEMPERATURE", "AnomalyEncoderLayer", "AssociationTransformer", "association_weight", "resolve_temperature"]
