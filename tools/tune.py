@@ -124,15 +124,15 @@ def plan(grid: dict, detectors: list[str], trials: int, seeds: list[int], extra:
     return methods, overrides
 
 
-def record(out: Path, overrides: dict[str, list[str]]) -> None:
-    """Add the labels' overrides to ``tuning.json``; refuse a label that ran with other overrides."""
-    path = out / MANIFEST
+def record(out: Path, overrides: dict[str, list[str]], manifest: str = MANIFEST) -> None:
+    """Add the labels' overrides to ``manifest`` (``tuning.json``); refuse a label that ran with other overrides."""
+    path = out / manifest
     known = json.loads(path.read_text()) if path.is_file() else {}
     changed = [label for label, items in overrides.items() if label in known and known[label] != items]
     if changed:
         label = changed[0]
         raise ConfigError(f"{out} holds {label} run with {known[label]}, not {overrides[label]}: "
-                          "give a new --out (or delete that folder's results of it) to change a trial, a seed or --set.")
+                          "give a new --out (or delete that folder's results of it) to change its settings, its seed or --set.")
     bench.write_json(path, known | overrides)
 
 
@@ -159,7 +159,11 @@ def finished_runs(out: Path) -> pd.DataFrame:
         raise ConfigError(f"No results under {out}/results: run the search first (tools/tune.py --root ... --out {out}).")
     parts = frame["method"].str.extract(LABEL)
     frame = frame.assign(detector=parts["detector"], trial=pd.to_numeric(parts["trial"]), seed=pd.to_numeric(parts["seed"]))
-    frame = frame.dropna(subset=["detector", "vus_pr"])
+    return with_training_logs(out, frame.dropna(subset=["detector", "vus_pr"]))
+
+
+def with_training_logs(out: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Finished results with each run's optimiser steps, early stopping and CPU seconds (fit and scoring) from ``logs/``."""
     logs = [json.loads((out / "logs" / method / f"{Path(file).stem}.json").read_text()) for method, file in zip(frame["method"], frame["file"])]
     cpu = [sum(log["cpu_seconds"].values()) for log in logs]
     return frame.assign(steps=[log["steps"] for log in logs], early_stopped=[log["early_stopped"] for log in logs], cpu_seconds=cpu)
