@@ -1,7 +1,7 @@
 # The declared search of issue 23 for `tools/tune.py`: which budgets and defaults of our detectors'
 # own-data configs (configs/*/*_csv.py) to try on the tuning list (benchmarks/lists/tuning.csv).
 #
-# Five factors at two levels each; "-" is the committed default, "+" one alternative. Every detector runs
+# Five factors at two levels each; "-" was the committed default when the search ran, "+" one alternative. Every detector runs
 # the same eight trials of one design, so every detector gets the same number of trials.
 #
 # Why this design: eight trials are a 2^(5-2) fractional factorial (resolution III). Each level of each
@@ -24,6 +24,11 @@
 # last epoch), so its budget and lr should not matter; it still runs the same eight trials.
 
 FACTORS = ("scaler", "budget", "lr", "window", "width")
+
+# The trial each detector's search chose (2026-12-05: 8 tuning files, trials t0-t3, seed 0; docs/results.md,
+# "The search's result"), now the committed *_csv.py settings (tests/test_tuning.py checks they agree). The "-"
+# levels below are the defaults the search started from; a new search starts from the chosen trial's levels.
+CHOSEN = {"kambaad": 0, "dense_ae": 1, "anomaly_transformer": 1, "maat": 1, "dcdetector": 3}
 
 # One row per trial, one sign per factor in FACTORS order: scaler, budget, lr form a full 2^3,
 # window = -(scaler x budget), width = -(scaler x lr). The first four rows are the half with

@@ -2,6 +2,7 @@
 tools/tune.py (the tuning list only, resumable, sharded, training logs kept, the report)."""
 import inspect
 import json
+import runpy
 from itertools import combinations
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def effective(cfg: dict, key: str):
     return node
 
 
-def test_the_grid_is_one_balanced_design_whose_first_trial_is_every_committed_default():
+def test_the_grid_is_one_balanced_design_whose_chosen_trials_are_the_committed_defaults():
     grid = tune.load_grid(tune.GRID)
     signs = np.array([[1 if c == "+" else -1 for c in row] for row in grid["design"]])
     assert signs.shape == (8, 5) and not signs.sum(axis=0).any()  # each level in half the trials
@@ -56,9 +57,11 @@ def test_the_grid_is_one_balanced_design_whose_first_trial_is_every_committed_de
     assert len({row for row in grid["design"]}) == 8 and grid["design"][0] == "-----"
     assert not signs[:4].sum(axis=0).any()  # cut to four trials, every factor keeps both levels
     assert set(grid["levels"]) == {"kambaad", "dense_ae", "anomaly_transformer", "maat", "dcdetector"}
+    chosen = runpy.run_path(str(tune.GRID))["CHOSEN"]
+    assert set(chosen) == set(grid["levels"])
     for detector in grid["levels"]:
         cfg = load(tune.config_path(detector))
-        for key, value in tune.trial_settings(grid, detector, 0).items():
+        for key, value in tune.trial_settings(grid, detector, chosen[detector]).items():
             assert effective(cfg, key) == value, (detector, key)
         for trial in range(1, 8):  # every trial is a valid config
             load(tune.config_path(detector), tune.as_overrides(tune.trial_settings(grid, detector, trial)))
