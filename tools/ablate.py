@@ -261,17 +261,12 @@ def report(out: Path, tuning: Path, evaluation: Path) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--root", help="folder of the TSB-AD files (tools/make_tsbad_files.py --out)")
-    parser.add_argument("--out", default="runs/ablate", help="folder of results, scores, logs and the report")
+    tune.add_shared_arguments(parser, "runs/ablate", "variant")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help=f"variants of {VARIANTS_FILE} (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of every variant (default: 0 1 2)")
-    parser.add_argument("--files", nargs="+", help="file names, one glob or a File_List csv under --root (default: the tuning list)")
     parser.add_argument("--datasets", nargs="+", help="keep the files of these TSB-AD datasets (e.g. SMAP MSL NAB)")
     parser.add_argument("--max-files", type=int, help="keep this many files spread evenly over the sorted list")
-    parser.add_argument("--tuning-list", default=str(tune.TUNING_LIST), help="the tuning File_List csv")
     parser.add_argument("--evaluation-list", default=str(tune.EVALUATION_LIST), help="the evaluation File_List csv")
-    parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help="overrides of every variant, applied last (e.g. num_threads=1)")
-    parser.add_argument("--shard", help="K/N: run the K-th of N parts of the file list (K = 1..N)")
     parser.add_argument("--report", action="store_true", help="only write and print the report of the finished runs")
     return parser.parse_args(argv)
 

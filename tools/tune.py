@@ -283,21 +283,26 @@ def report(out: Path, grid: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_shared_arguments(parser: argparse.ArgumentParser, out: str, unit: str) -> None:
+    """The arguments ``tune.py`` and ``ablate.py`` share: files, lists, output, overrides of every ``unit``, shard."""
+    parser.add_argument("--root", help="folder of the TSB-AD files (tools/make_tsbad_files.py --out)")
+    parser.add_argument("--out", default=out, help="folder of results, scores, logs and the report")
+    parser.add_argument("--files", nargs="+", help="file names, one glob or a File_List csv under --root (default: the tuning list)")
+    parser.add_argument("--tuning-list", default=str(TUNING_LIST), help="the tuning File_List csv")
+    parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help=f"overrides of every {unit}, applied last (e.g. num_threads=1)")
+    parser.add_argument("--shard", help="K/N: run the K-th of N parts of the file list (K = 1..N)")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--root", help="folder of the TSB-AD files (tools/make_tsbad_files.py --out)")
-    parser.add_argument("--out", default="runs/tune", help="folder of results, scores, logs and the report")
+    add_shared_arguments(parser, "runs/tune", "trial")
     parser.add_argument("--detectors", nargs="+", default=[], help="detectors of the grid to tune (kambaad, dense_ae, ...)")
     parser.add_argument("--grid", default=str(GRID), help="grid file: FACTORS, DESIGN, LEVELS")
     parser.add_argument("--trials", type=int, help="the first T trials of the design (default: all; the same for every detector)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every trial")
-    parser.add_argument("--files", nargs="+", help="file names, one glob or a File_List csv under --root (default: the tuning list)")
     parser.add_argument("--max-files", type=int, help=f"keep this many files spread over the list (issue 23: not fewer than {MIN_FILES})")
-    parser.add_argument("--tuning-list", default=str(TUNING_LIST), help="the tuning File_List csv")
     parser.add_argument("--evaluation-list", default=str(EVALUATION_LIST), help="the evaluation File_List csv, refused here")
-    parser.add_argument("--set", nargs="*", default=[], metavar="key=value", help="overrides of every trial, applied last (e.g. num_threads=1)")
-    parser.add_argument("--shard", help="K/N: run the K-th of N parts of the file list (K = 1..N)")
     parser.add_argument("--report", action="store_true", help="only rank the finished trials and print the chosen settings")
     return parser.parse_args(argv)
 
