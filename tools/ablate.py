@@ -24,7 +24,7 @@ Report: one row per variant with finished runs. Pairs are (file, seed) that both
 ``full`` finished; over them the means of VUS-PR, AUC-PR and AUC-ROC, the mean paired difference,
 wins / losses / ties against ``full`` by VUS-PR and the two-sided Wilcoxon signed-rank p of the paired
 VUS-PR differences (``n/a`` with the reason below the table when every difference is 0 or fewer than
-``MIN_PAIRS`` differ); optimiser steps, the early-stop share and CPU seconds from the training logs.
+``tools.paired.MIN_PAIRS`` differ); optimiser steps, the early-stop share and CPU seconds from the training logs.
 """
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.stats import wilcoxon  # noqa: E402
 
 from benchmarks.kambaad_ablations import VARIANTS  # noqa: E402
 from data.timeseries.tsbad import LABEL as LABEL_COLUMN  # noqa: E402
@@ -48,6 +47,7 @@ from data.timeseries.tsbad import parse_name, resolve_files  # noqa: E402
 from model.profile import parameter_count  # noqa: E402
 from tools import tsbad_benchmark as bench  # noqa: E402
 from tools import tune  # noqa: E402
+from tools.paired import paired_test, wins_losses_ties  # noqa: E402
 from trainer.api import as_overrides  # noqa: E402
 from util.config import load  # noqa: E402
 from util.errors import ConfigError, UserError  # noqa: E402
@@ -59,8 +59,6 @@ REFERENCE = "full"  # every variant is paired with it
 MANIFEST = "ablation.json"
 WIDTHS = "widths.json"
 REPORT = "ablation_report.md"
-# The two-sided exact p of n nonzero differences is at least 2 / 2**n: 0.0625 at n = 5, so fewer cannot reach 0.05.
-MIN_PAIRS = 6
 LABEL = re.compile(r"^(?P<variant>.+)-s(?P<seed>\d+)$")
 
 
@@ -144,30 +142,17 @@ def recorded_runs(out: Path) -> pd.DataFrame:
     return frame.assign(variant=parts["variant"], seed=pd.to_numeric(parts["seed"])).dropna(subset=["variant"])
 
 
-def paired_test(differences: np.ndarray) -> tuple[float | None, str | None]:
-    """(two-sided Wilcoxon signed-rank p of the paired differences, None), or (None, why there is none)."""
-    if not len(differences):
-        return None, f"no (file, seed) pair that {REFERENCE} finished too"
-    nonzero = int(np.count_nonzero(differences))
-    if not nonzero:
-        return None, f"every paired VUS-PR difference is 0 ({len(differences)} ties): nothing to rank"
-    if nonzero < MIN_PAIRS:
-        return None, (f"{nonzero} of {len(differences)} pairs differ, fewer than {MIN_PAIRS}: "
-                      f"the smallest two-sided p they allow is {2 / 2**nonzero:.3g}")
-    return float(wilcoxon(differences, zero_method="wilcox", alternative="two-sided").pvalue), None
-
-
 def comparison(runs: pd.DataFrame, variant: str) -> dict:
     """One variant over the (file, seed) pairs it and ``full`` both finished: means, paired differences, the test."""
     full = runs[runs["variant"] == REFERENCE].set_index(["file", "seed"])["vus_pr"].rename("full_vus_pr")
     pairs = runs[runs["variant"] == variant].join(full, on=["file", "seed"], how="inner")
     differences = (pairs["vus_pr"] - pairs["full_vus_pr"]).to_numpy()
-    p, why = (None, None) if variant == REFERENCE else paired_test(differences)
+    p, why = (None, None) if variant == REFERENCE else paired_test(differences, REFERENCE)
     return {
         "variant": variant, "pairs": len(pairs), "p": p, "why": why,
         **{key: pairs[key].mean() for key in [*bench.TABLE_METRICS.values(), "steps", "early_stopped", "cpu_seconds"]},
         "delta": differences.mean() if len(differences) else np.nan,
-        "wins": int((differences > 0).sum()), "losses": int((differences < 0).sum()), "ties": int((differences == 0).sum()),
+        **dict(zip(("wins", "losses", "ties"), wins_losses_ties(differences))),
     }
 
 
