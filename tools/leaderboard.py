@@ -102,14 +102,14 @@ def seed_means(finished: pd.DataFrame) -> pd.DataFrame:
     return finished.groupby(["method", "file"])[list(METRICS.values())].mean()
 
 
-def seed_spread(finished: pd.DataFrame, method: str, files: list[str]) -> tuple[float, float, int, int]:
-    """(lowest, highest) per-seed mean VUS-PR over the ``files`` all of ``method``'s seeds ran; seeds; those files."""
+def seed_spread(finished: pd.DataFrame, method: str, files: list[str]) -> tuple[float, float, int]:
+    """(lowest, highest) per-seed mean VUS-PR over those of ``files`` all of ``method``'s seeds ran, and their count."""
     mine = finished[(finished["method"] == method) & finished["file"].isin(files)]
     wide = mine.pivot_table(index="file", columns="seed", values="vus_pr").dropna()
     if wide.shape[1] < 2 or not len(wide):
-        return np.nan, np.nan, wide.shape[1], len(wide)
+        return np.nan, np.nan, len(wide)
     means = wide.mean()
-    return float(means.min()), float(means.max()), wide.shape[1], len(wide)
+    return float(means.min()), float(means.max()), len(wide)
 
 
 def cell(value: float, spec: str = ".3f") -> str:
@@ -126,7 +126,7 @@ def overall_table(finished: pd.DataFrame, common: list[str], order: list[str]) -
     lines = ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
     for rank, method in enumerate(ranked, 1):
         mine = finished[finished["method"] == method]
-        low, high, seeds, files = seed_spread(finished, method, common)
+        low, high, files = seed_spread(finished, method, common)
         spread = f"{low:.3f}-{high:.3f} ({files})" if np.isfinite(low) else "-"
         steps = cell(mine["steps"].mean(), ".0f") if mine["steps"].notna().any() else "-"
         stopped = cell(mine["early_stopped"].astype(float).mean(), ".0%") if mine["early_stopped"].notna().any() else "-"
