@@ -15,7 +15,8 @@ from tools.paired import paired_test, wins_losses_ties
 FILES = [f"{i:03d}_{source}_id_{i}_Sensor_tr_120_1st_200.csv" for i, source in enumerate(["AAA"] * 4 + ["BBB"] * 4, 1)]
 
 
-def write_result(out: Path, method: str, file: str, vus: float | None, seed: int | None, kind: str = "ours", seconds: float = 2.0) -> None:
+def write_result(out: Path, method: str, file: str, vus: float | None, seed: int | None, kind: str = "ours", seconds: float = 2.0,
+                 trainable: bool = True) -> None:
     """One recorded run as tools/tsbad_benchmark.py writes it (a None ``vus`` records a failure)."""
     result = {"file": file, "method": method, "kind": kind, "seconds": seconds}
     if seed is not None:
@@ -27,7 +28,8 @@ def write_result(out: Path, method: str, file: str, vus: float | None, seed: int
     bench.write_json(out / "results" / method / f"{Path(file).stem}.json", result)
     if kind == "ours" and vus is not None:
         bench.write_json(out / "logs" / method / f"{Path(file).stem}.json",
-                         {"steps": 100 + (seed or 0), "early_stopped": seed == 1, "cpu_seconds": {"fit": 1.0, "score": 1.0}})
+                         {"trainable": trainable, "steps": 100 + (seed or 0) if trainable else 0, "early_stopped": trainable and seed == 1,
+                          "cpu_seconds": {"fit": 1.0, "score": 1.0}})
 
 
 def row(text: str, first: str) -> list[str]:
@@ -52,7 +54,7 @@ def seeds(tmp_path):
             truth["model", file, s] = 0.3 + 0.05 * i + 0.01 * s
             write_result(folder, "model", file, truth["model", file, s], s)
         truth["base", file] = 0.3 + 0.05 * i - (0.1 if i % 4 else -0.02)  # model wins on 6 files, loses on 2
-        write_result(folders[0], "base", file, truth["base", file], 0)
+        write_result(folders[0], "base", file, truth["base", file], 0, trainable=False)  # fit without gradients, as the z-score
         for folder in folders[:2]:  # recorded twice: counts once
             write_result(folder, "TSB-AD:Ref", file, 0.2, None, kind="reference", seconds=5.0 + folders.index(folder))
     write_result(folders[1], "base", FILES[0], None, 1)
@@ -68,6 +70,7 @@ def test_means_are_seed_averaged_per_file_over_the_common_files(seeds):
     seed_means = [np.mean([truth["model", f, s] for f in FILES[:-1]]) for s in range(3)]  # the files all three seeds ran
     assert cells[5] == f"{min(seed_means):.3f}-{max(seed_means):.3f} (7)" and cells[6:9] == ["3", "8", "101"]
     assert cells[9] == f"{1 / len([k for k in truth if k[0] == 'model']) * 8:.0%}"  # seed 1 early-stopped on its 8 files
+    assert row(text, "base")[6:10] == ["1", "8", "-", "-"]
     ref = row(text, "TSB-AD:Ref")
     assert ref[2] == "0.200" and ref[5:10] == ["-", "-", "8", "-", "-"] and ref[10] == "5.0"  # once, the first folder's run
     assert "Failed runs (not in the tables; their errors are in results/): base 1" in text

@@ -26,6 +26,7 @@ All metrics are threshold-free, on the raw scores: no point adjustment anywhere 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -39,7 +40,6 @@ import pandas as pd  # noqa: E402
 
 from data.timeseries.tsbad import parse_name  # noqa: E402
 from tools import tsbad_benchmark as bench  # noqa: E402
-from tools import tune  # noqa: E402
 from tools.paired import paired_test, wins_losses_ties  # noqa: E402
 from util.errors import ConfigError, UserError  # noqa: E402
 
@@ -61,11 +61,15 @@ def folder_runs(folder: Path) -> pd.DataFrame:
         return frame
     overrides = frame["overrides"] if "overrides" in frame else pd.Series([None] * len(frame))
     frame = frame.assign(seed=[seed_of(o) for o in overrides], source=[parse_name(f).dataset for f in frame["file"]])
-    trained = frame[(frame["kind"] == "ours") & frame["vus_pr"].notna()]
-    if len(trained):
-        facts = tune.with_training_logs(folder, trained)[["steps", "early_stopped"]]
-        frame = frame.join(facts)
-    return frame
+    ours = frame[(frame["kind"] == "ours") & frame["vus_pr"].notna()]
+    return frame.join(pd.DataFrame([training_facts(folder, m, f) for m, f in zip(ours["method"], ours["file"])], index=ours.index))
+
+
+def training_facts(folder: Path, method: str, file: str) -> dict:
+    """Optimiser steps and early stopping of one run of ours, from its training log; NaN for one fit without gradients."""
+    log = json.loads((folder / "logs" / method / f"{Path(file).stem}.json").read_text())
+    trained = log.get("trainable", True)
+    return {"steps": log["steps"] if trained else np.nan, "early_stopped": float(log["early_stopped"]) if trained else np.nan}
 
 
 def recorded_runs(folders: list[Path]) -> pd.DataFrame:
@@ -129,7 +133,7 @@ def overall_table(finished: pd.DataFrame, common: list[str], order: list[str]) -
         low, high, files = seed_spread(finished, method, common)
         spread = f"{low:.3f}-{high:.3f} ({files})" if np.isfinite(low) else "-"
         steps = cell(mine["steps"].mean(), ".0f") if mine["steps"].notna().any() else "-"
-        stopped = cell(mine["early_stopped"].astype(float).mean(), ".0%") if mine["early_stopped"].notna().any() else "-"
+        stopped = cell(mine["early_stopped"].mean(), ".0%") if mine["early_stopped"].notna().any() else "-"
         n_seeds = mine["seed"].nunique()
         lines.append("| " + " | ".join([
             str(rank), method, *(cell(means.loc[method, key]) for key in METRICS.values()), spread,
