@@ -4,9 +4,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
+from metric.timeseries import threshold_free_metrics
 from tests.test_tsbad import series, write_tsbad
 from tools import leaderboard
 from tools import tsbad_benchmark as bench
@@ -115,11 +117,20 @@ def test_a_real_benchmark_run_at_two_seeds(tmp_path):
     for seed in (0, 1):
         extra = ["--random"] if seed == 0 else []
         assert bench.main(["--root", str(root), "--configs", "dense_ae", *extra, "--out", str(tmp_path / f"s{seed}"), *fast, f"seed={seed}"]) == 0
-    assert leaderboard.main([str(tmp_path / "s0"), str(tmp_path / "s1"), "--target", "dense_ae"]) == 0
+    assert leaderboard.main([str(tmp_path / "s0"), str(tmp_path / "s1"), "--target", "dense_ae", "--root", str(root)]) == 0
     text = (tmp_path / leaderboard.REPORT).read_text()
-    results = [json.loads(p.read_text())["metrics"]["vus_pr"] for p in tmp_path.glob("s*/results/dense_ae/*.json")]
-    assert len(results) == 4 and row(text, "dense_ae")[2] == f"{np.mean(results):.3f}" and row(text, "dense_ae")[6] == "2"
-    assert row(text, "random")[6] == "-" and "| method | Toy (2) | all (2) |" in text
+    results = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("s*/results/dense_ae/*.json"))]
+    assert len(results) == 4 and row(text, "dense_ae")[2] == f"{np.mean([r['metrics']['vus_pr'] for r in results]):.3f}"
+    assert row(text, "dense_ae")[6] == "2" and row(text, "random")[6] == "-" and "| method | Toy (2) | all (2) |" in text
+    ensemble = []
+    for path in sorted(root.glob("*.csv")):
+        scores = [np.load(tmp_path / f"s{seed}" / "scores" / "dense_ae" / f"{path.stem}.npy") for seed in (0, 1)]
+        mean = np.mean([(s - s.mean()) / s.std() for s in scores], axis=0)
+        window = next(r["window"] for r in results if r["file"] == path.name)
+        ensemble.append(threshold_free_metrics(pd.read_csv(path)["Label"].to_numpy(), mean, window)["vus_pr"])
+    cells = row(text.split("## The seed-mean score against one seed")[1], "dense_ae")
+    assert cells[1:4] == ["2", f"{np.mean(ensemble):.3f}", f"{np.mean([r['metrics']['vus_pr'] for r in results]):.3f}"]
+    assert "random" not in text.split("## The seed-mean score against one seed")[1]  # one run per file: no seed mean
 
 
 def test_bad_folders_and_targets_are_one_line_errors(seeds, tmp_path, capsys):

@@ -19,7 +19,9 @@ averaged over the method's seeds. The report holds:
 3. seconds per file per source;
 4. ``--target``'s paired comparison with every other method over the common files (per-file seed
    means): mean difference, wins / losses / ties and the two-sided Wilcoxon signed-rank p; then the
-   same against the best other method, per source.
+   same against the best other method, per source;
+5. with ``--root`` (the TSB-AD files, for the labels): each method run at several seeds on a file, one seed
+   against the mean of its seeds' scores (each standardised over the series, no label used), paired per file.
 
 All metrics are threshold-free, on the raw scores: no point adjustment anywhere (TSB-AD's protocol).
 """
@@ -38,7 +40,8 @@ if str(REPO) not in sys.path:
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from data.timeseries.tsbad import parse_name  # noqa: E402
+from data.timeseries.tsbad import parse_name, read_file  # noqa: E402
+from metric.timeseries import threshold_free_metrics  # noqa: E402
 from tools import tsbad_benchmark as bench  # noqa: E402
 from tools.paired import paired_test, wins_losses_ties  # noqa: E402
 from util.errors import ConfigError, UserError  # noqa: E402
@@ -60,7 +63,7 @@ def folder_runs(folder: Path) -> pd.DataFrame:
     if not len(frame):
         return frame
     overrides = frame["overrides"] if "overrides" in frame else pd.Series([None] * len(frame))
-    frame = frame.assign(seed=[seed_of(o) for o in overrides], source=[parse_name(f).dataset for f in frame["file"]])
+    frame = frame.assign(seed=[seed_of(o) for o in overrides], source=[parse_name(f).dataset for f in frame["file"]], folder=str(folder))
     ours = frame[(frame["kind"] == "ours") & frame["vus_pr"].notna()]
     return frame.join(pd.DataFrame([training_facts(folder, m, f) for m, f in zip(ours["method"], ours["file"])], index=ours.index))
 
@@ -175,9 +178,9 @@ def paired_row(per_file: pd.Series, target: str, other: str, files: list[str]) -
             "wlt": wins_losses_ties(differences), "p": p, "why": why}
 
 
-def paired_lines(rows: list[dict], first: str) -> list[str]:
-    """Markdown rows of paired comparisons; an n/a p carries its reason."""
-    titles = [first, "files", "target VUS-PR", "other VUS-PR", "Δ", "W / L / T", "p"]
+def paired_lines(rows: list[dict], titles: tuple[str, str, str]) -> list[str]:
+    """Markdown rows of paired comparisons (titles: first column, the compared one, the other); an n/a p carries its reason."""
+    titles = [titles[0], "files", f"{titles[1]} VUS-PR", f"{titles[2]} VUS-PR", "Δ", "W / L / T", "p"]
     lines = ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
     for row in rows:
         p = f"{row['p']:.3g}" if row["p"] is not None else f"n/a ({row['why']})"
@@ -200,13 +203,51 @@ def target_lines(finished: pd.DataFrame, common: list[str], order: list[str], ta
     per_source = [paired_row(per_file, target, best, files) | {"label": source} for source, files in by_source.items()]
     return [
         f"## {target} against every other method (paired per file, seed-averaged VUS-PR)", "",
-        *paired_lines(rows, "other method"), "",
+        *paired_lines(rows, ("other method", target, "other")), "",
         f"## {target} against the best of them, {best}, per source", "",
-        *paired_lines(per_source, "source"),
+        *paired_lines(per_source, ("source", target, best)),
     ]
 
 
-def report(folders: list[Path], target: str | None) -> str:
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with mean 0 and standard deviation 1 over the series (all zeros for a constant series)."""
+    scores = scores.astype(np.float64)
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+def seed_mean_row(group: pd.DataFrame, root: Path) -> dict:
+    """One (method, file) run at several seeds: its mean single-seed VUS-PR and the VUS-PR of its seed-mean score."""
+    file, method = group["file"].iloc[0], group["method"].iloc[0]
+    key = bench.Method(method, "ours", "").key
+    scores = [standardised(np.load(Path(folder) / "scores" / key / f"{Path(file).stem}.npy")) for folder in group["folder"]]
+    _, labels, _ = read_file(root / file)
+    metrics = threshold_free_metrics(labels, np.mean(scores, axis=0), int(group["window"].iloc[0]))
+    return {"method": method, "file": file, "single": group["vus_pr"].mean(), "ensemble": metrics["vus_pr"]}
+
+
+def seed_mean_lines(finished: pd.DataFrame, root: Path) -> list[str]:
+    """Each method run at several seeds: one seed against the mean of its seeds' standardised scores, paired per file."""
+    several = finished[finished["seed"].notna()].groupby(["method", "file"]).filter(lambda g: g["seed"].nunique() > 1)
+    if not len(several):
+        return []
+    pairs = pd.DataFrame([seed_mean_row(group, root) for _, group in several.groupby(["method", "file"], sort=False)])
+    rows = []
+    for method, mine in pairs.groupby("method", sort=False):
+        differences = (mine["ensemble"] - mine["single"]).to_numpy()
+        p, why = paired_test(differences, "one seed")
+        rows.append({"label": method, "files": len(mine), "target": mine["ensemble"].mean(), "mean": mine["single"].mean(),
+                     "delta": differences.mean(), "wlt": wins_losses_ties(differences), "p": p, "why": why})
+    return [
+        "## The seed-mean score against one seed", "",
+        "Per file where a method ran at several seeds: each seed's scores standardised over the series (mean 0, sd 1; no "
+        "label used), averaged over the seeds and scored like every run; one seed: the mean VUS-PR of its single seeds. "
+        "What a user gets by training every seed and averaging, at that many times the cost.", "",
+        *paired_lines(rows, ("method", "seed-mean score", "one seed")),
+    ]
+
+
+def report(folders: list[Path], target: str | None, root: Path | None = None) -> str:
     """The whole markdown report of the runs under ``folders``."""
     runs = recorded_runs(folders)
     finished = runs[runs["vus_pr"].notna()]
@@ -230,6 +271,8 @@ def report(folders: list[Path], target: str | None) -> str:
     ]
     if target:
         lines += ["", *target_lines(finished, common, order, target)]
+    if root is not None:
+        lines += ["", *seed_mean_lines(finished, root)]
     if len(failed):
         lines += ["", "Failed runs (not in the tables; their errors are in results/): " + ", ".join(f"{m} {n}" for m, n in failed.items())]
     return "\n".join(lines) + "\n"
@@ -240,6 +283,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("folders", nargs="+", help="tools/tsbad_benchmark.py --out folders, one per seed")
     parser.add_argument("--target", help="the method to compare with every other, per file (e.g. kambaad)")
+    parser.add_argument("--root", help="folder of the TSB-AD files: adds the seed-mean score of each method run at several seeds")
     parser.add_argument("--out", help=f"the report's file (default: {REPORT} beside the first folder)")
     return parser.parse_args(argv)
 
@@ -249,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folders = [Path(f) for f in args.folders]
     try:
-        text = report(folders, args.target)
+        text = report(folders, args.target, Path(args.root) if args.root else None)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
