@@ -58,12 +58,12 @@ def seed_of(overrides: object) -> float:
 
 
 def folder_runs(folder: Path) -> pd.DataFrame:
-    """One row per recorded run of one folder, with its seed, source and (ours, finished) training facts."""
+    """One row per recorded run of one folder, with its seed, folder and (ours, finished) training facts."""
     frame = bench.collect(folder)
     if not len(frame):
         return frame
     overrides = frame["overrides"] if "overrides" in frame else pd.Series([None] * len(frame))
-    frame = frame.assign(seed=[seed_of(o) for o in overrides], source=[parse_name(f).dataset for f in frame["file"]], folder=str(folder))
+    frame = frame.assign(seed=[seed_of(o) for o in overrides], folder=str(folder))
     ours = frame[(frame["kind"] == "ours") & frame["vus_pr"].notna()]
     return frame.join(pd.DataFrame([training_facts(folder, m, f) for m, f in zip(ours["method"], ours["file"])], index=ours.index))
 
@@ -169,13 +169,17 @@ def source_tables(finished: pd.DataFrame, common: list[str], order: list[str]) -
     return vus, cost
 
 
-def paired_row(per_file: pd.Series, target: str, other: str, files: list[str]) -> dict:
-    """``target`` against ``other`` over ``files`` (per-file seed-mean VUS-PR)."""
-    mine, theirs = per_file.loc[target].reindex(files), per_file.loc[other].reindex(files)
+def paired_summary(label: str, mine: pd.Series, theirs: pd.Series, partner: str) -> dict:
+    """One table row: ``mine`` against ``theirs`` (VUS-PR per file, same files): means, W/L/T, the Wilcoxon p."""
     differences = (mine - theirs).to_numpy()
-    p, why = paired_test(differences, other)
-    return {"other": other, "files": len(files), "target": mine.mean(), "mean": theirs.mean(), "delta": differences.mean(),
+    p, why = paired_test(differences, partner)
+    return {"label": label, "files": len(differences), "target": mine.mean(), "mean": theirs.mean(), "delta": differences.mean(),
             "wlt": wins_losses_ties(differences), "p": p, "why": why}
+
+
+def paired_row(per_file: pd.Series, target: str, other: str, files: list[str], label: str) -> dict:
+    """``target`` against ``other`` over ``files`` (per-file seed-mean VUS-PR)."""
+    return paired_summary(label, per_file.loc[target].reindex(files), per_file.loc[other].reindex(files), other)
 
 
 def paired_lines(rows: list[dict], titles: tuple[str, str, str]) -> list[str]:
@@ -194,13 +198,12 @@ def target_lines(finished: pd.DataFrame, common: list[str], order: list[str], ta
     if target not in order:
         raise ConfigError(f"--target {target}: no finished run of it; the methods are {', '.join(order)}.")
     per_file = finished.groupby(["method", "file"])["vus_pr"].mean()
-    rows = [paired_row(per_file, target, other, common) | {"label": other} for other in order if other != target]
+    rows = [paired_row(per_file, target, other, common, other) for other in order if other != target]
     if not rows:
         return []
     rows.sort(key=lambda row: -row["mean"])
-    best = rows[0]["other"]
-    by_source = by_dataset(common)
-    per_source = [paired_row(per_file, target, best, files) | {"label": source} for source, files in by_source.items()]
+    best = rows[0]["label"]
+    per_source = [paired_row(per_file, target, best, files, source) for source, files in by_dataset(common).items()]
     return [
         f"## {target} against every other method (paired per file, seed-averaged VUS-PR)", "",
         *paired_lines(rows, ("other method", target, "other")), "",
@@ -216,14 +219,11 @@ def standardised(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
 
 
-def seed_mean_row(group: pd.DataFrame, root: Path) -> dict:
-    """One (method, file) run at several seeds: its mean single-seed VUS-PR and the VUS-PR of its seed-mean score."""
-    file, method = group["file"].iloc[0], group["method"].iloc[0]
-    key = bench.Method(method, "ours", "").key
-    scores = [standardised(np.load(Path(folder) / "scores" / key / f"{Path(file).stem}.npy")) for folder in group["folder"]]
-    _, labels, _ = read_file(root / file)
-    metrics = threshold_free_metrics(labels, np.mean(scores, axis=0), int(group["window"].iloc[0]))
-    return {"method": method, "file": file, "single": group["vus_pr"].mean(), "ensemble": metrics["vus_pr"]}
+def seed_mean_vus(group: pd.DataFrame, labels: np.ndarray) -> float:
+    """VUS-PR of one (method, file)'s seed-mean score: its seeds' standardised scores averaged."""
+    key, stem = bench.Method(group["method"].iloc[0], "ours", "").key, Path(group["file"].iloc[0]).stem
+    scores = [standardised(np.load(Path(folder) / "scores" / key / f"{stem}.npy")) for folder in group["folder"]]
+    return threshold_free_metrics(labels, np.mean(scores, axis=0), int(group["window"].iloc[0]))["vus_pr"]
 
 
 def seed_mean_lines(finished: pd.DataFrame, root: Path) -> list[str]:
@@ -231,13 +231,13 @@ def seed_mean_lines(finished: pd.DataFrame, root: Path) -> list[str]:
     several = finished[finished["seed"].notna()].groupby(["method", "file"]).filter(lambda g: g["seed"].nunique() > 1)
     if not len(several):
         return []
-    pairs = pd.DataFrame([seed_mean_row(group, root) for _, group in several.groupby(["method", "file"], sort=False)])
-    rows = []
-    for method, mine in pairs.groupby("method", sort=False):
-        differences = (mine["ensemble"] - mine["single"]).to_numpy()
-        p, why = paired_test(differences, "one seed")
-        rows.append({"label": method, "files": len(mine), "target": mine["ensemble"].mean(), "mean": mine["single"].mean(),
-                     "delta": differences.mean(), "wlt": wins_losses_ties(differences), "p": p, "why": why})
+    pairs = []
+    for file, runs in several.groupby("file", sort=False):
+        _, labels, _ = read_file(root / file)
+        pairs += [{"method": method, "single": group["vus_pr"].mean(), "ensemble": seed_mean_vus(group, labels)}
+                  for method, group in runs.groupby("method", sort=False)]
+    rows = [paired_summary(method, mine["ensemble"], mine["single"], "one seed")
+            for method, mine in pd.DataFrame(pairs).groupby("method", sort=False)]
     return [
         "## The seed-mean score against one seed", "",
         "Per file where a method ran at several seeds: each seed's scores standardised over the series (mean 0, sd 1; no "
