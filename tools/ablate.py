@@ -50,7 +50,7 @@ from tools import tune  # noqa: E402
 from tools.paired import paired_test, wins_losses_ties  # noqa: E402
 from trainer.api import as_overrides  # noqa: E402
 from util.config import load  # noqa: E402
-from util.errors import ConfigError, UserError  # noqa: E402
+from util.errors import ConfigError  # noqa: E402
 from util.registry import DETECTORS  # noqa: E402
 
 CONFIG = REPO / "configs" / "kambaad" / "kambaad_csv.py"
@@ -256,23 +256,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def start_ablation(args: argparse.Namespace) -> int:
+    """Check the ablation's own arguments and run its variants."""
+    if not args.root:
+        raise ConfigError("Give --root (the TSB-AD files), or --report.")
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ablation or print the report; exit 1 when a run failed, 2 on bad arguments."""
     args = parse_args(argv)
-    try:
-        if args.report:
-            text = report(Path(args.out), Path(args.tuning_list), Path(args.evaluation_list))
-            (Path(args.out) / REPORT).write_text(text)
-            print(text, end="")
-            return 0
-        if not args.root:
-            raise ConfigError("Give --root (the TSB-AD files), or --report.")
-        if args.max_files is not None and args.max_files < 1:
-            raise ConfigError(f"--max-files {args.max_files}: give a positive number.")
-        return run(args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    lists = Path(args.tuning_list), Path(args.evaluation_list)
+    return tune.run_or_report(args, REPORT, lambda: report(Path(args.out), *lists), lambda: start_ablation(args))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import re
 import runpy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -307,24 +307,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the search or print the report; exit 1 when a run failed, 2 on bad arguments."""
-    args = parse_args(argv)
+def run_or_report(args: argparse.Namespace, report_name: str, write_report: Callable[[], str], start: Callable[[], int]) -> int:
+    """The shared ``main`` of ``tune.py`` and ``ablate.py``: with ``--report`` write ``report_name`` under
+    ``--out`` and print it, else check ``--max-files`` and ``start`` the runs; exit 2 with one message on bad arguments."""
     try:
         if args.report:
-            text = report(Path(args.out), load_grid(Path(args.grid)))
-            (Path(args.out) / REPORT).write_text(text)
+            text = write_report()
+            (Path(args.out) / report_name).write_text(text)
             print(text, end="")
             return 0
-        if not args.root or not args.detectors:
-            raise ConfigError("Give --root (the TSB-AD files) and --detectors (e.g. kambaad dense_ae), or --report.")
         if args.max_files is not None and args.max_files < 1:
-            raise ConfigError(f"--max-files {args.max_files}: give a positive number (issue 23: not fewer than {MIN_FILES}).")
-        args.trials = args.trials or len(load_grid(Path(args.grid))["design"])
-        return run(args)
+            raise ConfigError(f"--max-files {args.max_files}: give a positive number.")
+        return start()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def start_search(args: argparse.Namespace) -> int:
+    """Check the search's own arguments and run its trials."""
+    if not args.root or not args.detectors:
+        raise ConfigError("Give --root (the TSB-AD files) and --detectors (e.g. kambaad dense_ae), or --report.")
+    args.trials = args.trials or len(load_grid(Path(args.grid))["design"])
+    return run(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the search or print the report; exit 1 when a run failed, 2 on bad arguments."""
+    args = parse_args(argv)
+    return run_or_report(args, REPORT, lambda: report(Path(args.out), load_grid(Path(args.grid))), lambda: start_search(args))
 
 
 if __name__ == "__main__":
