@@ -307,9 +307,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_or_report(args: argparse.Namespace, report_name: str, write_report: Callable[[], str], start: Callable[[], int]) -> int:
+def run_or_report(args: argparse.Namespace, report_name: str, write_report: Callable[[], str], start: Callable[[], int],
+                  max_files_hint: str = "") -> int:
     """The shared ``main`` of ``tune.py`` and ``ablate.py``: with ``--report`` write ``report_name`` under
-    ``--out`` and print it, else check ``--max-files`` and ``start`` the runs; exit 2 with one message on bad arguments."""
+    ``--out`` and print it, else check ``--max-files`` (``max_files_hint`` ends its message) and ``start`` the runs; exit 2 with one message on bad arguments."""
     try:
         if args.report:
             text = write_report()
@@ -317,7 +318,7 @@ def run_or_report(args: argparse.Namespace, report_name: str, write_report: Call
             print(text, end="")
             return 0
         if args.max_files is not None and args.max_files < 1:
-            raise ConfigError(f"--max-files {args.max_files}: give a positive number.")
+            raise ConfigError(f"--max-files {args.max_files}: give a positive number{max_files_hint}.")
         return start()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -335,7 +336,8 @@ def start_search(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the search or print the report; exit 1 when a run failed, 2 on bad arguments."""
     args = parse_args(argv)
-    return run_or_report(args, REPORT, lambda: report(Path(args.out), load_grid(Path(args.grid))), lambda: start_search(args))
+    return run_or_report(args, REPORT, lambda: report(Path(args.out), load_grid(Path(args.grid))), lambda: start_search(args),
+                         f" (issue 23: not fewer than {MIN_FILES})")
 
 
 if __name__ == "__main__":
